@@ -1,0 +1,209 @@
+"""The OCR preprocessing parameters of one trial, typed, checked and plain-JSON-able.
+
+A trial's parameters travel as plain JSON (the ``spec`` of a job document) and become a
+``PipelineParams`` once, when a worker or the coordinator reads them. Every bound below is
+the one the search space samples from (``shared.space``) and the one OpenCV accepts:
+``from_json`` rejects anything outside, naming the field, the value and the allowed range.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.errors import ParamsError
+from shared.jsontypes import JsonObject
+
+# Median glyph height, in pixels, that the resize step scales each image to. Tesseract's
+# documentation puts its best accuracy at an x-height of about 20 px and says it falls off
+# below 10 px; 8-64 spans too small to needlessly large around that.
+GLYPH_HEIGHT_PX = (8, 64)
+BLOCK_SIZE_PX = (13, 29)  # odd: adaptiveThreshold needs an odd neighbourhood > 1
+THRESHOLD_C = (7, 15)
+DENOISE_H = (1, 9)  # odd steps, as the write-up sampled them
+TEMPLATE_WINDOW_PX = (5, 15)  # odd
+SEARCH_WINDOW_PX = (13, 27)  # odd
+MORPH_KERNEL_PX = (1, 3)  # the only two sizes: 1 (a no-op, kept for fidelity) or 3
+
+
+class ThresholdMethod(enum.Enum):
+    """How adaptive binarisation weighs a pixel's neighbourhood."""
+
+    GAUSSIAN = "gaussian"
+    MEAN = "mean"
+
+
+@dataclass(frozen=True)
+class ResizeParams:
+    glyph_height_px: int
+
+    def __post_init__(self) -> None:
+        _check_int("resize.glyph_height_px", self.glyph_height_px, GLYPH_HEIGHT_PX)
+
+
+@dataclass(frozen=True)
+class BinariseParams:
+    method: ThresholdMethod
+    block_size: int
+    c: int
+
+    def __post_init__(self) -> None:
+        _check_int("binarise.block_size", self.block_size, BLOCK_SIZE_PX, odd=True)
+        _check_int("binarise.c", self.c, THRESHOLD_C)
+
+
+@dataclass(frozen=True)
+class DenoiseParams:
+    h: int
+    template_window: int
+    search_window: int
+
+    def __post_init__(self) -> None:
+        _check_int("denoise.h", self.h, DENOISE_H, odd=True)
+        _check_int("denoise.template_window", self.template_window, TEMPLATE_WINDOW_PX,
+                   odd=True)
+        _check_int("denoise.search_window", self.search_window, SEARCH_WINDOW_PX, odd=True)
+
+
+@dataclass(frozen=True)
+class PipelineParams:
+    """One candidate pipeline: grayscale, resize, binarise?, denoise?, erode?, dilate?
+
+    Erosion and dilation only act on a binarised image, so they require ``binarise``.
+    """
+
+    resize: ResizeParams
+    binarise: BinariseParams | None = None
+    denoise: DenoiseParams | None = None
+    erode_kernel: int | None = None
+    dilate_kernel: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("erode_kernel", "dilate_kernel"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if self.binarise is None:
+                raise ParamsError(f"{name}={value} needs binarise: erosion and dilation "
+                                  "only apply to a binarised image; set binarise or drop "
+                                  f"{name}")
+            _check_choice(name, value, MORPH_KERNEL_PX)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "resize": {"glyph_height_px": self.resize.glyph_height_px},
+            "binarise": None if self.binarise is None else {
+                "method": self.binarise.method.value,
+                "block_size": self.binarise.block_size,
+                "c": self.binarise.c,
+            },
+            "denoise": None if self.denoise is None else {
+                "h": self.denoise.h,
+                "template_window": self.denoise.template_window,
+                "search_window": self.denoise.search_window,
+            },
+            "erode_kernel": self.erode_kernel,
+            "dilate_kernel": self.dilate_kernel,
+        }
+
+    @classmethod
+    def from_json(cls, doc: JsonObject) -> PipelineParams:
+        """Parse and check plain parameters; raises ParamsError naming what is wrong."""
+        reader = _Reader(doc, "")
+        resize = _Reader(reader.section("resize", required=True), "resize")
+        params = cls(
+            resize=ResizeParams(glyph_height_px=resize.integer("glyph_height_px")),
+            binarise=_binarise_from(reader.section("binarise")),
+            denoise=_denoise_from(reader.section("denoise")),
+            erode_kernel=reader.optional_integer("erode_kernel"),
+            dilate_kernel=reader.optional_integer("dilate_kernel"),
+        )
+        reader.reject_unknown({"resize", "binarise", "denoise", "erode_kernel",
+                               "dilate_kernel"})
+        return params
+
+
+def _binarise_from(doc: JsonObject | None) -> BinariseParams | None:
+    if doc is None:
+        return None
+    reader = _Reader(doc, "binarise")
+    method = reader.string("method")
+    try:
+        parsed = ThresholdMethod(method)
+    except ValueError:
+        allowed = ", ".join(m.value for m in ThresholdMethod)
+        raise ParamsError(f"binarise.method={method!r} is not one of: {allowed}") from None
+    params = BinariseParams(parsed, reader.integer("block_size"), reader.integer("c"))
+    reader.reject_unknown({"method", "block_size", "c"})
+    return params
+
+
+def _denoise_from(doc: JsonObject | None) -> DenoiseParams | None:
+    if doc is None:
+        return None
+    reader = _Reader(doc, "denoise")
+    params = DenoiseParams(reader.integer("h"), reader.integer("template_window"),
+                           reader.integer("search_window"))
+    reader.reject_unknown({"h", "template_window", "search_window"})
+    return params
+
+
+class _Reader:
+    """Reads fields of one JSON object, with errors that name the full field path."""
+
+    def __init__(self, doc: object, path: str) -> None:
+        if not isinstance(doc, Mapping):
+            raise ParamsError(f"{path or 'parameters'} must be a JSON object, "
+                              f"got {type(doc).__name__}")
+        self._doc = doc
+        self._path = path
+
+    def _name(self, key: str) -> str:
+        return f"{self._path}.{key}" if self._path else key
+
+    def section(self, key: str, *, required: bool = False) -> Any:
+        value = self._doc.get(key)
+        if value is None and required:
+            raise ParamsError(f"{self._name(key)} is missing; every trial needs it")
+        return value
+
+    def integer(self, key: str) -> int:
+        value = self._doc.get(key)
+        if value is None:
+            raise ParamsError(f"{self._name(key)} is missing")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            raise ParamsError(f"{self._name(key)}={value!r} must be a whole number")
+        return int(value)
+
+    def optional_integer(self, key: str) -> int | None:
+        return None if self._doc.get(key) is None else self.integer(key)
+
+    def string(self, key: str) -> str:
+        value = self._doc.get(key)
+        if not isinstance(value, str):
+            raise ParamsError(f"{self._name(key)}={value!r} must be a string")
+        return value
+
+    def reject_unknown(self, known: set[str]) -> None:
+        unknown = sorted(set(self._doc) - known)
+        if unknown:
+            raise ParamsError(f"unknown field(s) {', '.join(map(self._name, unknown))}; "
+                              f"allowed: {', '.join(sorted(known))}")
+
+
+def _check_int(name: str, value: int, bounds: tuple[int, int], *, odd: bool = False) -> None:
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParamsError(f"{name}={value!r} must be a whole number in [{low}, {high}]")
+    if not low <= value <= high:
+        raise ParamsError(f"{name}={value} is outside the allowed range [{low}, {high}]")
+    if odd and value % 2 == 0:
+        raise ParamsError(f"{name}={value} must be odd (OpenCV needs an odd window); "
+                          f"use {value - 1} or {value + 1}")
+
+
+def _check_choice(name: str, value: int, allowed: tuple[int, ...]) -> None:
+    if isinstance(value, bool) or value not in allowed:
+        raise ParamsError(f"{name}={value!r} must be one of {', '.join(map(str, allowed))}")

@@ -1,0 +1,136 @@
+"""The trial store interface that the coordinator and the workers share.
+
+Contract, for every implementation (tests/store/test_contract.py checks each one):
+
+- Trial ids are allocated by ``next_tids``, atomically, per experiment, from 0 upwards;
+  no id is handed out twice, whichever process asks.
+- ``reserve`` is atomic: of many workers asking at once, exactly one gets a given trial.
+  It moves the oldest NEW trial (lowest tid) to RUNNING, sets ``owner``, ``book_time`` and
+  ``refresh_time``, adds one to ``attempts`` and one to ``version``.
+- A worker's lease is the (owner, version) pair that ``reserve`` returned. ``heartbeat``,
+  ``finish`` and ``release`` succeed only while the stored trial is RUNNING with that
+  owner and version; otherwise they raise ``LeaseLostError`` and change nothing.
+  ``heartbeat`` updates ``refresh_time`` only; it does not change ``version``.
+- ``finish`` records a result exactly once: RUNNING -> DONE for an OK result,
+  RUNNING -> ERROR for a FAIL. ``release`` hands a trial back: RUNNING -> NEW, owner
+  cleared, ``attempts`` minus one (a hand-back is not a failed attempt), ``version`` + 1.
+- ``requeue_stale`` moves RUNNING trials whose ``refresh_time`` is older than the cutoff
+  back to NEW (``version`` + 1, ``attempts`` kept), or to ERROR with a reason once they
+  have used ``max_attempts`` reservations.
+- ``insert_reused`` records a suggestion whose configuration was already evaluated: the
+  trial is stored DONE at once with the earlier result and ``reused_from`` set.
+- Unreachable stores raise ``StoreUnavailableError``; callers retry. Every other failure
+  of the backend raises ``StoreError``. An unknown experiment raises
+  ``UnknownExperimentError``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from shared.trials import (
+    Experiment,
+    NewTrial,
+    RequeueReport,
+    Trial,
+    TrialResult,
+    TrialState,
+    WorkerInfo,
+)
+
+
+class TrialStore(abc.ABC):
+    """Where experiments and their trials live. Implementations: SQLite file, MongoDB."""
+
+    # -- experiments ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def ensure_experiment(self, experiment: Experiment) -> Experiment:
+        """Create the experiment, or return the stored one if it evaluates the same thing.
+
+        Raises ExperimentMismatchError naming each difference when the stored experiment
+        has another objective spec (see ``ObjectiveSpec.differences``).
+        """
+
+    @abc.abstractmethod
+    def get_experiment(self, exp_key: str) -> Experiment:
+        """Raises UnknownExperimentError when there is no such experiment."""
+
+    @abc.abstractmethod
+    def list_experiments(self) -> list[Experiment]:
+        """All experiments, oldest first."""
+
+    # -- the coordinator's side -------------------------------------------------------
+
+    @abc.abstractmethod
+    def next_tids(self, exp_key: str, count: int) -> list[int]:
+        """Allocate ``count`` consecutive, never-used trial ids for the experiment."""
+
+    @abc.abstractmethod
+    def enqueue(self, exp_key: str, trials: Sequence[NewTrial]) -> None:
+        """Store the trials as NEW, ready to reserve."""
+
+    @abc.abstractmethod
+    def insert_reused(self, exp_key: str, trial: NewTrial, source: Trial) -> Trial:
+        """Store ``trial`` as DONE with ``source``'s result, without evaluating it."""
+
+    @abc.abstractmethod
+    def trials(
+        self,
+        exp_key: str,
+        *,
+        states: Collection[TrialState] | None = None,
+        tids: Collection[int] | None = None,
+    ) -> list[Trial]:
+        """The experiment's trials, filtered by state and/or id, in tid order."""
+
+    @abc.abstractmethod
+    def state_counts(self, exp_key: str) -> dict[TrialState, int]:
+        """How many trials are in each state; every state is a key."""
+
+    @abc.abstractmethod
+    def requeue_stale(
+        self, exp_key: str | None, *, older_than: datetime, max_attempts: int
+    ) -> RequeueReport:
+        """Reap expired leases (of one experiment, or of all when ``exp_key`` is None)."""
+
+    # -- the worker's side ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def reserve(self, worker_id: str, exp_keys: Collection[str] | None = None) -> Trial | None:
+        """Atomically take the oldest NEW trial (of ``exp_keys``, or of any experiment)."""
+
+    @abc.abstractmethod
+    def heartbeat(self, trial: Trial) -> Trial:
+        """Refresh the lease of a trial this worker reserved."""
+
+    @abc.abstractmethod
+    def finish(self, trial: Trial, result: TrialResult) -> Trial:
+        """Record the result of a trial this worker reserved; DONE or ERROR by its status."""
+
+    @abc.abstractmethod
+    def release(self, trial: Trial) -> Trial:
+        """Hand a reserved trial back to the queue unevaluated."""
+
+    @abc.abstractmethod
+    def announce_worker(self, info: WorkerInfo) -> None:
+        """Record or refresh a worker's presence."""
+
+    @abc.abstractmethod
+    def live_workers(self, *, seen_since: datetime, exp_key: str | None = None
+                     ) -> list[WorkerInfo]:
+        """Workers seen since the given time, serving ``exp_key`` or every experiment."""
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections and file handles."""
+
+    def __enter__(self) -> TrialStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
