@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 from shared.errors import ObjectiveError
@@ -58,8 +59,13 @@ class ObjectiveKind(Protocol):
         """Turn ``hyperopt.space_eval``'s output into the plain parameters workers read."""
         ...
 
-    def load(self, spec: ObjectiveSpec) -> Objective:
-        """Build the objective a spec names; raises ObjectiveError if it cannot here."""
+    def load(self, spec: ObjectiveSpec, *, data_dir_override: Path | None = None
+             ) -> Objective:
+        """Build the objective a spec names; raises ObjectiveError if it cannot here.
+
+        ``data_dir_override`` points at the same dataset mounted elsewhere on this machine;
+        its fingerprint must still match the spec's.
+        """
         ...
 
 
