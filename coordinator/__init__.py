@@ -1,0 +1,1 @@
+"""The coordinator: runs the search, keeps workers supplied, reports the results."""

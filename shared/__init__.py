@@ -1,0 +1,1 @@
+"""Code the coordinator and the workers share: trials, stores, the OCR objective."""

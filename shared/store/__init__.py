@@ -1,0 +1,1 @@
+"""Trial stores: the interface and its SQLite and MongoDB implementations."""

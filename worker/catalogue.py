@@ -1,0 +1,77 @@
+"""Which experiments a worker can serve, re-read from the store now and then."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from shared.errors import ObjectiveError, UnknownExperimentError
+from shared.objective import check_compatible
+from shared.store.base import TrialStore
+from shared.trials import Experiment
+
+logger = logging.getLogger(__name__)
+
+
+class ExperimentCatalogue:
+    """The experiments whose objective this worker has, at the same versions.
+
+    An experiment this installation cannot evaluate (another objective, another version,
+    a dataset that differs here) is refused once, with the reason logged, and its trials
+    are left for workers that can; the worker keeps serving the others.
+    """
+
+    def __init__(self, store: TrialStore, *, exp_key: str | None, refresh_s: float) -> None:
+        self._store = store
+        self._exp_key = exp_key
+        self._refresh_s = refresh_s
+        self._experiments: dict[str, Experiment] = {}
+        self._refused: dict[str, str] = {}
+        self._read_at: float | None = None
+
+    def servable(self) -> list[str]:
+        """Keys of the experiments to reserve trials from; re-read when due."""
+        now = time.monotonic()
+        if self._read_at is None or now - self._read_at >= self._refresh_s:
+            self._read()
+            self._read_at = now
+        return sorted(key for key in self._experiments if key not in self._refused)
+
+    def get(self, exp_key: str) -> Experiment:
+        experiment = self._experiments.get(exp_key)
+        if experiment is None:
+            experiment = self._store.get_experiment(exp_key)
+            self._experiments[exp_key] = experiment
+        return experiment
+
+    def refuse(self, exp_key: str, reason: str) -> None:
+        if exp_key not in self._refused:
+            logger.error("Refusing the trials of experiment %r: %s. Other experiments are "
+                         "still served.", exp_key, reason)
+        self._refused[exp_key] = reason
+
+    @property
+    def refused(self) -> dict[str, str]:
+        return dict(self._refused)
+
+    def _read(self) -> None:
+        if self._exp_key is None:
+            experiments = self._store.list_experiments()
+        else:
+            try:
+                experiments = [self._store.get_experiment(self._exp_key)]
+            except UnknownExperimentError:
+                if self._read_at is None:
+                    logger.info("Experiment %r does not exist yet; waiting for a coordinator "
+                                "to create it.", self._exp_key)
+                experiments = []
+        for experiment in experiments:
+            if experiment.exp_key not in self._experiments:
+                self._check(experiment)
+            self._experiments[experiment.exp_key] = experiment
+
+    def _check(self, experiment: Experiment) -> None:
+        try:
+            check_compatible(experiment.objective)
+        except ObjectiveError as err:
+            self.refuse(experiment.exp_key, str(err))

@@ -1,0 +1,184 @@
+"""Evaluating trials in a child process that can be stopped at any moment.
+
+The worker's own process keeps the lease, the heartbeats and the signals; the objective
+(dataset in memory, one OCR engine) lives in one long-lived child. A trial past its time
+limit, or one still running when the grace period after SIGTERM ends, is stopped by killing
+the child's whole process group: that also ends any ``tesseract`` processes pytesseract
+started, so no OCR process is left behind. The next trial starts a fresh child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.errors import ObjectiveError, OcrTuneError
+from shared.jsontypes import JsonObject
+from shared.objective import Objective, check_compatible
+from shared.trials import ObjectiveSpec, TrialResult
+
+logger = logging.getLogger(__name__)
+
+# How often the parent looks at its stop switch while a trial runs.
+WAIT_SLICE_S = 0.05
+# How long a terminated child may take to exit before it is killed outright.
+TERMINATE_WAIT_S = 2.0
+
+# Processes are spawned, not forked: the parent runs threads (heartbeats, pymongo's
+# monitors), and forking a threaded process can copy a lock in its held state.
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+@dataclass(frozen=True)
+class _Job:
+    spec: ObjectiveSpec
+    params: JsonObject
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """The child could not load the objective: nothing about the trial, all about here."""
+
+    reason: str
+
+
+class ProcessEvaluator:
+    """Runs an objective in a child process, with a time limit and a cancel switch."""
+
+    def __init__(self, *, data_dir: Path | None = None,
+                 trial_timeout_s: float | None = None) -> None:
+        self._data_dir = data_dir
+        self._trial_timeout_s = trial_timeout_s
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: multiprocessing.connection.Connection | None = None
+
+    def evaluate(self, spec: ObjectiveSpec, params: JsonObject, *,
+                 cancel: threading.Event | None = None, grace_s: float = 0.0
+                 ) -> TrialResult | None:
+        """The trial's result, or None when ``cancel`` was set and grace ran out.
+
+        Raises ObjectiveError when this machine cannot load the objective at all (unknown
+        name, other versions, a dataset that differs): the trial is not to blame.
+        """
+        conn = self._start()
+        started = time.monotonic()
+        conn.send(_Job(spec, params))
+        cancelled_at: float | None = None
+        while not conn.poll(WAIT_SLICE_S):
+            now = time.monotonic()
+            if self._process is None or not self._process.is_alive():
+                return self._died(started)
+            if self._trial_timeout_s is not None and now - started > self._trial_timeout_s:
+                self.stop()
+                return TrialResult.failed(
+                    f"timeout: the trial ran longer than {self._trial_timeout_s:g} s and "
+                    "was stopped (raise --trial-timeout if trials are slow)",
+                    duration_s=now - started)
+            if cancel is not None and cancel.is_set():
+                cancelled_at = cancelled_at or now
+                if now - cancelled_at >= grace_s:
+                    self.stop()
+                    return None
+        try:
+            outcome: TrialResult | _Refusal = conn.recv()
+        except EOFError:
+            return self._died(started)
+        if isinstance(outcome, _Refusal):
+            raise ObjectiveError(outcome.reason)
+        return outcome
+
+    def _died(self, started: float) -> TrialResult:
+        code = self._process.exitcode if self._process is not None else None
+        self.stop()
+        return TrialResult.failed(
+            f"the evaluation process died (exit code {code}); out of memory, or killed",
+            duration_s=time.monotonic() - started)
+
+    def _start(self) -> multiprocessing.connection.Connection:
+        if self._process is not None and self._process.is_alive() and self._conn is not None:
+            return self._conn
+        self.stop()
+        parent_end, child_end = _CONTEXT.Pipe()
+        process = _CONTEXT.Process(target=_child_main, args=(child_end, self._data_dir),
+                                   name="ocrtune-evaluator", daemon=True)
+        process.start()
+        child_end.close()
+        self._process, self._conn = process, parent_end
+        logger.debug("Started evaluation process %s.", process.pid)
+        return parent_end
+
+    def stop(self) -> None:
+        """End the child process and everything it started."""
+        process, self._process = self._process, None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if process is None or process.pid is None:
+            return
+        if process.is_alive():
+            _signal_group(process.pid, signal.SIGTERM)
+            process.join(TERMINATE_WAIT_S)
+        # Whatever the child started (tesseract processes) shares its process group.
+        _signal_group(process.pid, signal.SIGKILL)
+        process.join(TERMINATE_WAIT_S)
+
+    def __enter__(self) -> ProcessEvaluator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _child_main(conn: multiprocessing.connection.Connection, data_dir: Path | None) -> None:
+    # Its own process group, so that stopping a trial can end the tesseract processes the
+    # child starts, and so that Ctrl-C in a terminal reaches only the parent, which decides.
+    os.setpgrp()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    loaded: dict[str, Objective] = {}
+    try:
+        while True:
+            try:
+                job: _Job = conn.recv()
+            except EOFError:
+                return  # the parent is gone
+            conn.send(_evaluate(job, loaded, data_dir))
+    finally:
+        for objective in loaded.values():
+            objective.close()
+
+
+def _evaluate(job: _Job, loaded: dict[str, Objective], data_dir: Path | None
+              ) -> TrialResult | _Refusal:
+    started = time.monotonic()
+    # Specs hold a settings mapping, so they are not hashable; their JSON is.
+    key = json.dumps(dataclasses.asdict(job.spec), sort_keys=True)
+    objective = loaded.get(key)
+    if objective is None:
+        try:
+            objective = check_compatible(job.spec).load(job.spec, data_dir_override=data_dir)
+        except OcrTuneError as err:
+            return _Refusal(str(err))
+        loaded[key] = objective
+    try:
+        return objective.evaluate(job.params)
+    except OcrTuneError as err:
+        return TrialResult.failed(str(err), duration_s=time.monotonic() - started)
+    except Exception as err:  # the boundary: record the failure on the trial, go on
+        logger.exception("Evaluation failed with an unexpected error.")
+        return TrialResult.failed(f"{type(err).__name__}: {err}",
+                                  duration_s=time.monotonic() - started)

@@ -1,0 +1,180 @@
+"""The worker loop: reserve a trial, evaluate it, record the result, and again.
+
+In the role of hyperopt's ``hyperopt-mongo-worker``, but the database only ever carries
+plain parameters: the objective is the one installed with the worker.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import UTC, datetime
+
+from shared.errors import LeaseLostError, ObjectiveError
+from shared.retry import StopRequestedError, retry_unavailable
+from shared.store.base import TrialStore
+from shared.trials import Trial, TrialResult, WorkerInfo
+from worker.catalogue import ExperimentCatalogue
+from worker.evaluator import ProcessEvaluator
+from worker.lease import LeaseKeeper
+from worker.settings import WorkerSettings
+
+logger = logging.getLogger(__name__)
+
+
+class ExitReason(enum.Enum):
+    """Why a worker stopped; each is logged once, when it stops."""
+
+    STOP_REQUESTED = "a stop was requested (SIGTERM or SIGINT)"
+    MAX_JOBS = "it evaluated the --max-jobs trials it was asked for"
+    IDLE = "no trial came within --reserve-timeout"
+    TOO_MANY_FAILURES = "its trials failed --max-consecutive-failures times in a row"
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self is ExitReason.TOO_MANY_FAILURES else 0
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    """Serves the trials of the experiments it can evaluate until a reason to stop."""
+
+    def __init__(self, store: TrialStore, settings: WorkerSettings, *,
+                 stop: threading.Event | None = None, worker_id: str | None = None) -> None:
+        self.worker_id = worker_id or default_worker_id()
+        self._store = store
+        self._settings = settings
+        self._stop = stop or threading.Event()
+        self._catalogue = ExperimentCatalogue(store, exp_key=settings.exp_key,
+                                              refresh_s=settings.experiments_refresh_s)
+        self._evaluator = ProcessEvaluator(data_dir=settings.data_dir,
+                                           trial_timeout_s=settings.trial_timeout_s)
+        self._jobs = 0
+        self._failures_in_a_row = 0
+        self._announced_at: float | None = None
+
+    def run(self) -> ExitReason:
+        logger.info("Worker %s started, serving %s.", self.worker_id,
+                    f"experiment {self._settings.exp_key!r}" if self._settings.exp_key
+                    else "every experiment it can evaluate")
+        try:
+            reason = self._loop()
+        except StopRequestedError:
+            reason = ExitReason.STOP_REQUESTED
+        finally:
+            self._evaluator.stop()
+        level = logging.ERROR if reason.exit_code else logging.INFO
+        logger.log(level, "Worker %s stops after %d trial(s): %s.", self.worker_id,
+                   self._jobs, reason.value)
+        return reason
+
+    def _loop(self) -> ExitReason:
+        idle_since = time.monotonic()
+        while True:
+            if self._stop.is_set():
+                return ExitReason.STOP_REQUESTED
+            if self._settings.max_jobs is not None and self._jobs >= self._settings.max_jobs:
+                return ExitReason.MAX_JOBS
+
+            self._announce_if_due()
+            trial = self._reserve()
+
+            if trial is None:
+                timeout_s = self._settings.reserve_timeout_s
+                if timeout_s is not None and time.monotonic() - idle_since >= timeout_s:
+                    return ExitReason.IDLE
+                self._stop.wait(self._settings.poll_interval_s)
+                continue
+
+            result = self._evaluate(trial)
+
+            if result is not None:
+                self._record(trial, result)
+            idle_since = time.monotonic()
+            if self._failures_in_a_row >= self._settings.max_consecutive_failures:
+                return ExitReason.TOO_MANY_FAILURES
+
+    def _reserve(self) -> Trial | None:
+        exp_keys = retry_unavailable(self._catalogue.servable, what="listing experiments",
+                                     stop=self._stop)
+        if not exp_keys:
+            return None
+        trial = retry_unavailable(lambda: self._store.reserve(self.worker_id, exp_keys),
+                                  what="reserving a trial", stop=self._stop)
+        if trial is not None:
+            logger.debug("Worker %s reserved trial %s/%s (attempt %d).", self.worker_id,
+                         trial.exp_key, trial.tid, trial.attempts)
+        return trial
+
+    def _evaluate(self, trial: Trial) -> TrialResult | None:
+        """The result to record, or None when the trial was handed back or taken over."""
+        experiment = self._catalogue.get(trial.exp_key)
+        keeper = LeaseKeeper(self._store, trial, interval_s=self._settings.heartbeat_interval_s,
+                             on_beat=self._announce_if_due)
+        with keeper:
+            try:
+                result = self._evaluator.evaluate(experiment.objective, trial.params,
+                                                  cancel=self._stop,
+                                                  grace_s=self._settings.grace_period_s)
+            except ObjectiveError as err:
+                self._catalogue.refuse(trial.exp_key, str(err))
+                self._release(trial, "this worker cannot evaluate its experiment")
+                return None
+        if result is None:
+            self._release(trial, "the grace period after the stop request ended")
+            return None
+        if keeper.lost:
+            logger.info("Worker %s drops its result for trial %s/%s: the lease passed to "
+                        "another worker.", self.worker_id, trial.exp_key, trial.tid)
+            return None
+        return result
+
+    def _record(self, trial: Trial, result: TrialResult) -> None:
+        try:
+            # Retry through an outage for as long as the lease could still be ours.
+            retry_unavailable(lambda: self._store.finish(trial, result),
+                              what=f"recording trial {trial.exp_key}/{trial.tid}",
+                              give_up_after_s=self._settings.lease_timeout_s)
+        except LeaseLostError:
+            logger.info("Worker %s: trial %s/%s was already recorded or requeued; keeping "
+                        "the stored result.", self.worker_id, trial.exp_key, trial.tid)
+            return
+        self._jobs += 1
+        if result.is_ok:
+            self._failures_in_a_row = 0
+            logger.info("Worker %s finished trial %s/%s: loss %.4f in %.1f s.",
+                        self.worker_id, trial.exp_key, trial.tid, result.loss,
+                        result.duration_s)
+        else:
+            self._failures_in_a_row += 1
+            logger.warning("Worker %s: trial %s/%s failed (%d in a row): %s", self.worker_id,
+                           trial.exp_key, trial.tid, self._failures_in_a_row, result.error)
+
+    def _release(self, trial: Trial, why: str) -> None:
+        try:
+            retry_unavailable(lambda: self._store.release(trial),
+                              what=f"handing back trial {trial.exp_key}/{trial.tid}",
+                              give_up_after_s=self._settings.grace_period_s)
+        except LeaseLostError:
+            return
+        logger.info("Worker %s handed trial %s/%s back to the queue: %s.", self.worker_id,
+                    trial.exp_key, trial.tid, why)
+
+    def _announce_if_due(self) -> None:
+        now = time.monotonic()
+        due = self._settings.heartbeat_interval_s
+        if self._announced_at is not None and now - self._announced_at < due:
+            return
+        self._announced_at = now
+        info = WorkerInfo(worker_id=self.worker_id, host=socket.gethostname(),
+                          pid=os.getpid(), last_seen=datetime.now(UTC),
+                          exp_key=self._settings.exp_key)
+        retry_unavailable(lambda: self._store.announce_worker(info),
+                          what="announcing the worker", stop=self._stop)

@@ -1,0 +1,66 @@
+"""A worker's settings, read once at start-up into a frozen value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.errors import ConfigError
+
+# How often an idle worker asks for a trial. hyperopt's worker polled once a second and its
+# coordinator kept one trial queued, which capped a whole cluster near one trial a second.
+POLL_INTERVAL_S = 0.2
+# A running trial whose heartbeat is older than this goes back to the queue.
+LEASE_TIMEOUT_S = 60.0
+# Beats per lease: four, so that a late beat or two does not lose the lease.
+HEARTBEATS_PER_LEASE = 4
+# The write-up's scikit-learn example limited each trial to 60 s; OCR over a folder of
+# photos takes longer, and a trial that hangs should still free its worker.
+TRIAL_TIMEOUT_S = 600.0
+# After SIGTERM, how long the current trial may still run before it is handed back.
+GRACE_PERIOD_S = 30.0
+MAX_CONSECUTIVE_FAILURES = 5
+# How often a worker re-reads the list of experiments it can serve.
+EXPERIMENTS_REFRESH_S = 10.0
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    exp_key: str | None = None
+    poll_interval_s: float = POLL_INTERVAL_S
+    reserve_timeout_s: float | None = None
+    max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES
+    max_jobs: int | None = None
+    lease_timeout_s: float = LEASE_TIMEOUT_S
+    trial_timeout_s: float | None = TRIAL_TIMEOUT_S
+    grace_period_s: float = GRACE_PERIOD_S
+    data_dir: Path | None = None
+    experiments_refresh_s: float = EXPERIMENTS_REFRESH_S
+
+    def __post_init__(self) -> None:
+        _positive("--poll-interval", self.poll_interval_s)
+        _positive("--lease-timeout", self.lease_timeout_s)
+        _positive("--grace-period", self.grace_period_s, allow_zero=True)
+        if self.reserve_timeout_s is not None:
+            _positive("--reserve-timeout", self.reserve_timeout_s, allow_zero=True)
+        if self.trial_timeout_s is not None:
+            _positive("--trial-timeout", self.trial_timeout_s)
+        if self.max_consecutive_failures < 1:
+            raise ConfigError(f"--max-consecutive-failures={self.max_consecutive_failures} "
+                              "must be at least 1")
+        if self.max_jobs is not None and self.max_jobs < 1:
+            raise ConfigError(f"--max-jobs={self.max_jobs} must be at least 1; omit it to "
+                              "run until stopped")
+        if self.data_dir is not None and not self.data_dir.is_dir():
+            raise ConfigError(f"--data-dir {self.data_dir} is not a folder; point it at the "
+                              "folder holding images/ and texts/")
+
+    @property
+    def heartbeat_interval_s(self) -> float:
+        return self.lease_timeout_s / HEARTBEATS_PER_LEASE
+
+
+def _positive(option: str, value: float, *, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{option}={value} must be {bound} seconds")
