@@ -129,7 +129,7 @@ def resize_to_glyph_height(gray: GrayImage, *, glyph_height_px: int) -> GrayImag
                  estimate, scale, glyph_height_px)
     if scale == 1.0:
         return gray.copy()
-    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+    size = _output_size(gray.shape[0], gray.shape[1], scale)
     interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
     return _opencv("resize", cv2.resize, gray, size, interpolation=interpolation)
 
@@ -137,6 +137,14 @@ def resize_to_glyph_height(gray: GrayImage, *, glyph_height_px: int) -> GrayImag
 def _bounded_scale(scale: float, pixels: int) -> float:
     scale = min(max(scale, MIN_SCALE), MAX_SCALE)
     return min(scale, math.sqrt(MAX_OUTPUT_PIXELS / pixels))
+
+
+def _output_size(height: int, width: int, scale: float) -> tuple[int, int]:
+    """OpenCV's (width, height) after scaling; rounding may not break MAX_OUTPUT_PIXELS."""
+    rounded = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if rounded[0] * rounded[1] <= MAX_OUTPUT_PIXELS:
+        return rounded
+    return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
 
 
 def binarise(gray: GrayImage, *, method: ThresholdMethod, block_size: int, c: int
