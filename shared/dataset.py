@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from shared.errors import DatasetError
+from shared.pipeline import to_grayscale
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ def _read_image(path: Path, contents: dict[Path, bytes], problems: list[str]
         return None
     # Decoded in colour and converted, as the write-up did, rather than decoded as gray:
     # libjpeg's own gray decoding can differ by a level, and that changes what OCR reads.
-    gray = np.asarray(cv2.cvtColor(color, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+    gray = to_grayscale(np.asarray(color, dtype=np.uint8))
     gray.flags.writeable = False
     return gray
 
