@@ -32,7 +32,7 @@ from shared.errors import DatasetError  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SEED = 20240601
+DEFAULT_SEED = 7
 Gray = npt.NDArray[np.float32]
 Rgb = npt.NDArray[np.uint8]
 
