@@ -1,0 +1,3 @@
+from coordinator.cli import cli
+
+cli(prog_name="python -m coordinator")

@@ -1,0 +1,109 @@
+"""``python -m coordinator``: thin commands over the coordinator's library functions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from coordinator import settings as defaults
+from coordinator.progress import SearchProgress
+from coordinator.run import RunRequest, RunResult, run_experiment
+from coordinator.settings import SearchSettings
+from coordinator.suggest import ALGORITHMS
+from shared.errors import OcrTuneError
+from shared.logs import LEVELS, configure_logging
+from shared.ocr import ENGINES
+from shared.signals import stop_on_signals
+from shared.store.factory import DEFAULT_HISTORY
+
+EXIT_STOPPED = 130  # as a shell reports a program ended by Ctrl-C
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="INFO",
+              envvar="OCRTUNE_LOG_LEVEL", show_default=True, help="How much to log.")
+@click.version_option(package_name="ocr-tune")
+def cli(log_level: str) -> None:
+    """Find the image preprocessing that makes Tesseract read your photos best."""
+    configure_logging(log_level.upper())
+
+
+@cli.command()
+@click.option("--data", "data_dir", required=True, envvar="OCRTUNE_DATA",
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Folder with images/NAME.{jpg,png,...} and texts/NAME.txt.")
+@click.option("--max-evals", required=True, type=click.IntRange(min=1),
+              envvar="OCRTUNE_MAX_EVALS", help="Finish when this many trials are finished.")
+@click.option("--exp-key", envvar="OCRTUNE_EXP_KEY",
+              help="Experiment name. [default: ocr-<data folder name>]")
+@click.option("--algo", type=click.Choice(sorted(ALGORITHMS)), default="tpe",
+              envvar="OCRTUNE_ALGO", show_default=True, help="hyperopt's search algorithm.")
+@click.option("--seed", type=int, default=0, envvar="OCRTUNE_SEED", show_default=True,
+              help="Seed of the search; the same seed suggests the same trials.")
+@click.option("--engine", type=click.Choice(sorted(ENGINES)), default="tesserocr",
+              envvar="OCRTUNE_ENGINE", show_default=True,
+              help="tesserocr: Tesseract in-process; pytesseract: the tesseract command.")
+@click.option("--lang", default="eng", envvar="OCRTUNE_LANG", show_default=True,
+              help="Tesseract language(s), e.g. eng or eng+deu.")
+@click.option("--mongo", envvar="OCRTUNE_MONGO", metavar="URI",
+              help="Keep trials in MongoDB for workers to evaluate (mongodb://, "
+                   "mongodb+srv:// or mongo://host:port/db/jobs). Without it the search "
+                   "runs here, its trials in --history.")
+@click.option("--history", type=click.Path(path_type=Path, dir_okay=False),
+              default=DEFAULT_HISTORY, envvar="OCRTUNE_HISTORY", show_default=True,
+              help="Local run: the SQLite file that keeps the trials and is resumed from.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, envvar="OCRTUNE_WORKERS",
+              show_default=True, help="Local run: trials evaluated at once.")
+@click.option("--queue-per-worker", type=click.IntRange(min=1),
+              default=defaults.QUEUE_PER_WORKER, envvar="OCRTUNE_QUEUE_PER_WORKER",
+              show_default=True, help="Suggestions kept queued for each live worker.")
+@click.option("--lease-timeout", "lease_timeout_s", type=click.FloatRange(min=1),
+              default=defaults.LEASE_TIMEOUT_S, envvar="OCRTUNE_LEASE_TIMEOUT_S",
+              show_default=True, help="Seconds without a heartbeat before a trial is requeued.")
+@click.option("--max-attempts", type=click.IntRange(min=1), default=defaults.MAX_ATTEMPTS,
+              envvar="OCRTUNE_MAX_ATTEMPTS", show_default=True,
+              help="Expired leases after which a trial is failed for good.")
+@click.option("--trial-timeout", "trial_timeout_s", type=click.FloatRange(min=1),
+              envvar="OCRTUNE_TRIAL_TIMEOUT_S",
+              help="Local run: seconds after which a trial is stopped and failed.")
+def run(*, data_dir: Path, max_evals: int, exp_key: str | None, algo: str, seed: int,
+        engine: str, lang: str, mongo: str | None, history: Path, workers: int,
+        queue_per_worker: int, lease_timeout_s: float, max_attempts: int,
+        trial_timeout_s: float | None) -> None:
+    """Search for the best preprocessing; run again to resume where it stopped."""
+    request = RunRequest(data_dir=data_dir, exp_key=exp_key, algo=algo, seed=seed,
+                         engine=engine, lang=lang, mongo=mongo, history=history,
+                         workers=workers, trial_timeout_s=trial_timeout_s)
+    stop = stop_on_signals("the search stops; run the same command again to resume")
+    try:
+        settings = SearchSettings(max_evals=max_evals, queue_per_worker=queue_per_worker,
+                                  lease_timeout_s=lease_timeout_s, max_attempts=max_attempts)
+        progress = SearchProgress(exp_key=request.key)
+        with logging_redirect_tqdm():
+            try:
+                result = run_experiment(request, settings, stop=stop, on_progress=progress)
+            finally:
+                progress.close()
+    except OcrTuneError as err:
+        raise click.ClickException(str(err)) from err
+    _print_result(result)
+    if not result.outcome.completed:
+        click.echo("Stopped before --max-evals; the same command resumes the search.",
+                   err=True)
+        sys.exit(EXIT_STOPPED)
+
+
+def _print_result(result: RunResult) -> None:
+    outcome = result.outcome
+    snapshot = outcome.snapshot
+    click.echo(f"Experiment {result.experiment.exp_key}: {snapshot.finished} trials "
+               f"finished, {snapshot.failed} failed, {snapshot.reused} reused.")
+    if outcome.best is None:
+        raise click.ClickException("every trial failed, so there is no best configuration; "
+                                   "see the errors with `coordinator history --state error`")
+    click.echo(f"Best loss {outcome.best.loss:.4f} (trial {outcome.best.tid}); parameters:")
+    click.echo(json.dumps(outcome.best.params, indent=2))

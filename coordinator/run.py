@@ -1,0 +1,103 @@
+"""``coordinator run`` as a library function: create or resume an experiment and search."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from coordinator.local import run_local
+from coordinator.search import Search, SearchOutcome, SearchSnapshot
+from coordinator.settings import SearchSettings
+from shared.objective import objective_kind
+from shared.ocr_objective import ocr_spec
+from shared.retry import retry_unavailable
+from shared.store.base import TrialStore
+from shared.store.factory import DEFAULT_HISTORY, describe_store, open_store
+from shared.store.uri import redact_uri
+from shared.trials import Experiment, ObjectiveSpec
+from worker import WorkerSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to search: the objective and its data, where trials live, who evaluates."""
+
+    data_dir: Path
+    exp_key: str | None = None
+    objective: str = "ocr"
+    algo: str = "tpe"
+    seed: int = 0
+    engine: str = "tesserocr"
+    lang: str = "eng"
+    mongo: str | None = None
+    history: Path = DEFAULT_HISTORY
+    workers: int = 1
+    trial_timeout_s: float | None = None
+
+    @property
+    def key(self) -> str:
+        """The experiment key: given, or the objective and the data folder's name."""
+        return self.exp_key or f"{self.objective}-{self.data_dir.resolve().name}"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    experiment: Experiment
+    outcome: SearchOutcome
+
+
+def objective_spec(request: RunRequest) -> ObjectiveSpec:
+    """The spec of the experiment the request describes (reads the dataset once)."""
+    kind = objective_kind(request.objective)
+    if kind.name == "ocr":
+        return ocr_spec(request.data_dir, engine=request.engine, lang=request.lang)
+    raise NotImplementedError(f"objective {kind.name!r} has no run options yet")
+
+
+def run_experiment(request: RunRequest, settings: SearchSettings, *,
+                   stop: threading.Event | None = None,
+                   on_progress: Callable[[SearchSnapshot], None] | None = None) -> RunResult:
+    """Create the experiment or resume it, then search until ``max_evals`` are finished."""
+    stop = stop or threading.Event()
+    wanted = Experiment(exp_key=request.key, objective=objective_spec(request),
+                        algo=request.algo, seed=request.seed, created_at=datetime.now(UTC))
+    where = describe_store(mongo=request.mongo, history=request.history)
+    with open_store(mongo=request.mongo, history=request.history) as store:
+        experiment = retry_unavailable(lambda: store.ensure_experiment(wanted),
+                                       what="creating the experiment", stop=stop)
+        _warn_if_settings_differ(experiment, wanted)
+        logger.info("Experiment %r in %s.", experiment.exp_key, where)
+        outcome = _search(store, experiment, request, settings, stop=stop,
+                          on_progress=on_progress)
+    return RunResult(experiment, outcome)
+
+
+def _search(store: TrialStore, experiment: Experiment, request: RunRequest,
+            settings: SearchSettings, *, stop: threading.Event,
+            on_progress: Callable[[SearchSnapshot], None] | None) -> SearchOutcome:
+    objective = objective_kind(experiment.objective.name)
+    if request.mongo:
+        hint = (f"start one with: python -m worker --mongo {redact_uri(request.mongo)} "
+                f"--exp-key {experiment.exp_key}")
+        return Search(store, experiment, objective, settings, stop=stop,
+                      on_progress=on_progress, no_worker_hint=hint).run()
+    worker_settings = WorkerSettings(exp_key=experiment.exp_key,
+                                     lease_timeout_s=settings.lease_timeout_s,
+                                     trial_timeout_s=request.trial_timeout_s,
+                                     poll_interval_s=settings.poll_interval_s,
+                                     grace_period_s=0.0)
+    return run_local(store, experiment, objective, settings, workers=request.workers,
+                     worker_settings=worker_settings, stop=stop, on_progress=on_progress)
+
+
+def _warn_if_settings_differ(stored: Experiment, wanted: Experiment) -> None:
+    if (stored.algo, stored.seed) != (wanted.algo, wanted.seed):
+        logger.warning("Experiment %r was created with --algo %s --seed %d; it goes on with "
+                       "those (a new --exp-key starts a search with other ones).",
+                       stored.exp_key, stored.algo, stored.seed)

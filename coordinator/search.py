@@ -1,0 +1,182 @@
+"""The coordinator's search loop: keep workers supplied with suggestions until N are done.
+
+Each pass, in order: reap expired leases, take in the trials that finished, stop if
+``max_evals`` are finished, top the queue up to what the live workers need, report.
+A configuration already evaluated in the experiment is not queued again: its earlier
+result is recorded for the new trial at once (still a trial, as far as hyperopt knows).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from coordinator.history import HyperoptHistory
+from coordinator.settings import SearchSettings
+from coordinator.suggest import Suggester
+from shared.objective import ObjectiveKind
+from shared.retry import retry_unavailable
+from shared.store.base import TrialStore
+from shared.trials import Experiment, Trial, TrialState
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SearchSnapshot:
+    """Where a search stands, for progress bars and status lines."""
+
+    max_evals: int
+    finished: int
+    failed: int
+    running: int
+    queued: int
+    reused: int
+    live_workers: int
+    best_loss: float | None
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    snapshot: SearchSnapshot
+    best: Trial | None
+    completed: bool  # False when a stop was requested before max_evals finished
+
+
+class Search:
+    """Runs one experiment's search against a store that workers also use."""
+
+    def __init__(self, store: TrialStore, experiment: Experiment, kind: ObjectiveKind,
+                 settings: SearchSettings, *, stop: threading.Event | None = None,
+                 on_progress: Callable[[SearchSnapshot], None] | None = None,
+                 no_worker_hint: str = "start a worker") -> None:
+        self._store = store
+        self._exp_key = experiment.exp_key
+        self._settings = settings
+        self._stop = stop or threading.Event()
+        self._on_progress = on_progress
+        self._no_worker_hint = no_worker_hint
+        self._suggester = Suggester(kind, algo=experiment.algo, seed=experiment.seed)
+        self._history = HyperoptHistory()
+        self._trials: dict[int, Trial] = {}
+        self._done_by_config: dict[str, Trial] = {}
+        self._waiting_since: float | None = None
+
+    def run(self) -> SearchOutcome:
+        self._take_in(self._call(lambda: self._store.trials(self._exp_key), "reading trials"))
+        logger.info("Experiment %r: %d trial(s) in the history; searching until %d are "
+                    "finished.", self._exp_key, len(self._trials), self._settings.max_evals)
+        while True:
+            self._reap()
+            self._take_in_finished()
+            snapshot = self._snapshot()
+            if self._on_progress is not None:
+                self._on_progress(snapshot)
+            if snapshot.finished >= self._settings.max_evals or self._stop.is_set():
+                break
+
+            self._top_up(snapshot)
+            self._warn_if_no_workers(snapshot)
+
+            self._stop.wait(self._settings.poll_interval_s)
+        return SearchOutcome(snapshot, self.best(), not self._stop.is_set()
+                             or snapshot.finished >= self._settings.max_evals)
+
+    def best(self) -> Trial | None:
+        scored = [t for t in self._trials.values() if t.loss is not None]
+        return min(scored, key=lambda t: (t.loss, t.tid)) if scored else None
+
+    def _call(self, call: Callable[[], T], what: str) -> T:
+        return retry_unavailable(call, what=what, stop=self._stop)
+
+    def _reap(self) -> None:
+        cutoff = datetime.now(UTC) - timedelta(seconds=self._settings.lease_timeout_s)
+        report = self._call(lambda: self._store.requeue_stale(
+            self._exp_key, older_than=cutoff, max_attempts=self._settings.max_attempts),
+            "requeueing expired leases")
+        for tid in report.requeued:
+            logger.warning("Trial %s/%s: its worker stopped beating for %.0f s; the trial "
+                           "goes back to the queue.", self._exp_key, tid,
+                           self._settings.lease_timeout_s)
+        for tid in report.failed:
+            logger.error("Trial %s/%s: its lease expired %d times; it is failed for good.",
+                         self._exp_key, tid, self._settings.max_attempts)
+
+    def _take_in_finished(self) -> None:
+        pending = [tid for tid, t in self._trials.items() if t.state.is_pending]
+        if not pending:
+            return
+        finished = self._call(lambda: self._store.trials(
+            self._exp_key, tids=pending, states=(TrialState.DONE, TrialState.ERROR)),
+            "reading finished trials")
+        self._take_in(finished)
+
+    def _take_in(self, trials: list[Trial]) -> None:
+        for trial in trials:
+            self._trials[trial.tid] = trial
+            if trial.loss is not None:
+                self._done_by_config.setdefault(trial.config_key, trial)
+        if trials:
+            self._history.record(trials)
+
+    def _top_up(self, snapshot: SearchSnapshot) -> None:
+        wanted = max(1, snapshot.live_workers) * self._settings.queue_per_worker
+        room = self._settings.max_evals - len(self._trials)
+        count = min(wanted - snapshot.queued, room)
+        if count <= 0:
+            return
+        for tid in self._call(lambda: self._store.next_tids(self._exp_key, count),
+                              "allocating trial ids"):
+            self._queue_one(tid)
+
+    def _queue_one(self, tid: int) -> None:
+        new = self._suggester.suggest(tid, self._history)
+        source = self._done_by_config.get(new.config_key)
+        if source is None:
+            self._call(lambda: self._store.enqueue(self._exp_key, [new]), "queueing a trial")
+            trial = Trial(exp_key=self._exp_key, tid=tid, state=TrialState.NEW,
+                          params=new.params, hyperopt_misc=new.hyperopt_misc)
+        else:
+            trial = self._call(lambda: self._store.insert_reused(self._exp_key, new, source),
+                               "recording a reused result")
+            logger.info("Trial %s/%s repeats trial %s's configuration; its loss %.4f is "
+                        "reused without evaluating again.", self._exp_key, tid, source.tid,
+                        source.loss)
+        self._take_in([trial])
+
+    def _snapshot(self) -> SearchSnapshot:
+        counts = self._call(lambda: self._store.state_counts(self._exp_key), "counting trials")
+        seen_since = datetime.now(UTC) - timedelta(seconds=self._settings.worker_seen_within_s)
+        workers = self._call(lambda: self._store.live_workers(
+            seen_since=seen_since, exp_key=self._exp_key), "listing live workers")
+        best = self.best()
+        return SearchSnapshot(
+            max_evals=self._settings.max_evals,
+            finished=counts[TrialState.DONE] + counts[TrialState.ERROR],
+            failed=counts[TrialState.ERROR],
+            running=counts[TrialState.RUNNING],
+            queued=counts[TrialState.NEW],
+            reused=sum(1 for t in self._trials.values() if t.reused_from is not None),
+            live_workers=len(workers),
+            best_loss=None if best is None else best.loss,
+        )
+
+    def _warn_if_no_workers(self, snapshot: SearchSnapshot) -> None:
+        if snapshot.live_workers or not snapshot.queued:
+            self._waiting_since = None
+            return
+        now = time.monotonic()
+        if self._waiting_since is None:
+            self._waiting_since = now
+        elif now - self._waiting_since >= self._settings.no_worker_warning_s:
+            logger.warning("No worker has been seen for %.0f s and %d trial(s) are waiting; "
+                           "%s.", now - self._waiting_since, snapshot.queued,
+                           self._no_worker_hint)
+            self._waiting_since = now

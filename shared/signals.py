@@ -1,0 +1,30 @@
+"""Turning SIGTERM and SIGINT into a stop request the loops check between steps."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+logger = logging.getLogger(__name__)
+
+
+def stop_on_signals(what: str) -> threading.Event:
+    """An event set by the first SIGTERM or SIGINT; call from the main thread only.
+
+    ``what`` says in the log what the stop leads to ("the worker finishes its trial ...").
+    """
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            logger.info("%s again: already stopping.", name)
+            return
+        logger.info("%s received: %s.", name, what)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop

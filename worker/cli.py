@@ -1,0 +1,74 @@
+"""``python -m worker``: evaluate queued trials from MongoDB until told to stop."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from shared.errors import OcrTuneError
+from shared.logs import LEVELS, configure_logging
+from shared.signals import stop_on_signals
+from shared.store.factory import describe_store, open_store
+from worker import settings as defaults
+from worker.loop import Worker
+from worker.settings import WorkerSettings
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--mongo", required=True, envvar="OCRTUNE_MONGO", metavar="URI",
+              help="MongoDB holding the trials (mongodb://, mongodb+srv:// or "
+                   "mongo://host:port/db/jobs).")
+@click.option("--exp-key", envvar="OCRTUNE_EXP_KEY",
+              help="Serve only this experiment. [default: every experiment it can evaluate]")
+@click.option("--poll-interval", "poll_interval_s", type=click.FloatRange(min=0.01),
+              default=defaults.POLL_INTERVAL_S, envvar="OCRTUNE_POLL_INTERVAL_S",
+              show_default=True, help="Seconds between looks at an empty queue.")
+@click.option("--reserve-timeout", "reserve_timeout_s", type=click.FloatRange(min=0),
+              envvar="OCRTUNE_RESERVE_TIMEOUT_S",
+              help="Stop after this many seconds without a trial. [default: wait forever]")
+@click.option("--max-consecutive-failures", type=click.IntRange(min=1),
+              default=defaults.MAX_CONSECUTIVE_FAILURES,
+              envvar="OCRTUNE_MAX_CONSECUTIVE_FAILURES", show_default=True,
+              help="Stop (exit 3) after this many failed trials in a row.")
+@click.option("--max-jobs", type=click.IntRange(min=1), envvar="OCRTUNE_MAX_JOBS",
+              help="Stop after recording this many trials. [default: no limit]")
+@click.option("--lease-timeout", "lease_timeout_s", type=click.FloatRange(min=1),
+              default=defaults.LEASE_TIMEOUT_S, envvar="OCRTUNE_LEASE_TIMEOUT_S",
+              show_default=True,
+              help="The coordinator's lease timeout; heartbeats come 4 times per lease.")
+@click.option("--trial-timeout", "trial_timeout_s", type=click.FloatRange(min=1),
+              default=defaults.TRIAL_TIMEOUT_S, envvar="OCRTUNE_TRIAL_TIMEOUT_S",
+              show_default=True, help="Seconds after which a trial is stopped and failed.")
+@click.option("--grace-period", "grace_period_s", type=click.FloatRange(min=0),
+              default=defaults.GRACE_PERIOD_S, envvar="OCRTUNE_GRACE_PERIOD_S",
+              show_default=True,
+              help="After SIGTERM, seconds the trial may run on before it is handed back.")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              envvar="OCRTUNE_DATA_DIR",
+              help="Where the experiment's dataset is on this machine, if not at the "
+                   "coordinator's path.")
+@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="INFO",
+              envvar="OCRTUNE_LOG_LEVEL", show_default=True, help="How much to log.")
+def cli(*, mongo: str, exp_key: str | None, poll_interval_s: float,
+        reserve_timeout_s: float | None, max_consecutive_failures: int, max_jobs: int | None,
+        lease_timeout_s: float, trial_timeout_s: float, grace_period_s: float,
+        data_dir: Path | None, log_level: str) -> None:
+    """Reserve queued trials, evaluate them and record the results (hyperopt-mongo-worker)."""
+    configure_logging(log_level.upper())
+    stop = stop_on_signals(f"finishing the current trial within {grace_period_s:g} s, or "
+                           "handing it back, then exiting")
+    try:
+        settings = WorkerSettings(
+            exp_key=exp_key, poll_interval_s=poll_interval_s,
+            reserve_timeout_s=reserve_timeout_s,
+            max_consecutive_failures=max_consecutive_failures, max_jobs=max_jobs,
+            lease_timeout_s=lease_timeout_s, trial_timeout_s=trial_timeout_s,
+            grace_period_s=grace_period_s, data_dir=data_dir)
+        click.echo(f"Worker using {describe_store(mongo=mongo)}.", err=True)
+        with open_store(mongo=mongo) as store:
+            reason = Worker(store, settings, stop=stop).run()
+    except OcrTuneError as err:
+        raise click.ClickException(str(err)) from err
+    sys.exit(reason.exit_code)
