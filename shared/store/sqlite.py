@@ -1,0 +1,406 @@
+"""The trial store in one SQLite file: the local history a coordinator's local run resumes from.
+
+Several processes on one machine may share the file. It is kept in WAL mode, so readers do
+not wait for a writer, and every read-modify-write (allocating ids, reserving, recording)
+runs in a ``BEGIN IMMEDIATE`` transaction: that takes SQLite's single write lock before the
+first read, so two workers can never both see the same NEW trial as free. A process that
+finds the lock taken waits up to ``BUSY_TIMEOUT_S``, then gets ``StoreUnavailableError``.
+SQLite's locks are not reliable on network file systems: share trials between machines
+through MongoDB instead.
+
+Each row keeps its document (``shared.store.documents``) as JSON text, with datetimes as
+ISO-8601 UTC strings, beside copies of the fields that queries filter and sort on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shared.errors import (
+    ExperimentMismatchError,
+    IllegalTransitionError,
+    LeaseLostError,
+    StoreError,
+    StoreUnavailableError,
+    UnknownExperimentError,
+)
+from shared.store.base import TrialStore
+from shared.store.documents import (
+    Document,
+    experiment_from_document,
+    experiment_to_document,
+    new_trial_document,
+    reused_trial_document,
+    trial_from_document,
+    trial_to_document,
+    worker_from_document,
+    worker_to_document,
+)
+from shared.store.sqlite_schema import BUSY_TIMEOUT_S, connect
+from shared.trials import (
+    Experiment,
+    NewTrial,
+    RequeueReport,
+    Trial,
+    TrialResult,
+    TrialState,
+    WorkerInfo,
+)
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+_DATETIME_FIELDS = ("book_time", "refresh_time", "end_time", "created_at", "last_seen")
+_UPDATE_TRIAL = """UPDATE trials SET state = :state, owner = :owner, version = :version,
+    refresh_time = :refresh_time, doc = :doc WHERE exp_key = :exp_key AND tid = :tid"""
+_INSERT_TRIAL = """INSERT INTO trials
+    (exp_key, tid, state, owner, version, refresh_time, config_key, doc) VALUES
+    (:exp_key, :tid, :state, :owner, :version, :refresh_time, :config_key, :doc)"""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqliteTrialStore(TrialStore):
+    """A ``TrialStore`` in the SQLite file at ``path``, created with its folders if missing.
+
+    One object may be shared between threads: its calls take turns on one connection.
+    ``clock`` gives the time stamped on leases and results; tests pass a fake one.
+    """
+
+    def __init__(self, path: Path, *, clock: Clock = utc_now) -> None:
+        self._path = Path(path)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._db = connect(self._path)
+
+    def __repr__(self) -> str:
+        return f"SqliteTrialStore({str(self._path)!r})"
+
+    # -- experiments ------------------------------------------------------------------
+
+    def ensure_experiment(self, experiment: Experiment) -> Experiment:
+        with self._transaction() as db:
+            stored = self._find_experiment(db, experiment.exp_key)
+            if stored is None:
+                doc = experiment_to_document(
+                    replace(experiment, created_at=experiment.created_at or self._now()))
+                db.execute("INSERT INTO experiments (exp_key, created_at, doc) VALUES (?, ?, ?)",
+                           (experiment.exp_key, _iso(doc["created_at"]), _dumps(doc)))
+                logger.info("Created experiment %s in %s.", experiment.exp_key, self._path)
+                return experiment_from_document(doc)
+        differences = stored.objective.differences(experiment.objective)
+        if differences:
+            raise ExperimentMismatchError(
+                f"experiment {experiment.exp_key!r} in {self._path} evaluates something else "
+                f"(stored != requested): {'; '.join(differences)}. Use another experiment "
+                "key, or the stored objective, dataset and settings")
+        return stored
+
+    def get_experiment(self, exp_key: str) -> Experiment:
+        with self._transaction("BEGIN") as db:
+            return self._require_experiment(db, exp_key)
+
+    def list_experiments(self) -> list[Experiment]:
+        with self._transaction("BEGIN") as db:
+            rows = db.execute("SELECT doc FROM experiments ORDER BY created_at, rowid")
+            return [experiment_from_document(_loads(doc)) for (doc,) in rows]
+
+    # -- the coordinator's side -------------------------------------------------------
+
+    def next_tids(self, exp_key: str, count: int) -> list[int]:
+        if count < 0:
+            raise ValueError(f"next_tids needs a count of 0 or more, got {count}")
+        with self._transaction() as db:
+            self._require_experiment(db, exp_key)
+            (end,) = db.execute(
+                "UPDATE experiments SET next_tid = next_tid + ? WHERE exp_key = ? "
+                "RETURNING next_tid", (count, exp_key)).fetchone()
+        return list(range(end - count, end))
+
+    def enqueue(self, exp_key: str, trials: Sequence[NewTrial]) -> None:
+        with self._transaction() as db:
+            self._require_experiment(db, exp_key)
+            for trial in trials:
+                self._insert_trial(db, new_trial_document(exp_key, trial))
+        logger.debug("Queued %s trials of experiment %s.", len(trials), exp_key)
+
+    def insert_reused(self, exp_key: str, trial: NewTrial, source: Trial) -> Trial:
+        with self._transaction() as db:
+            self._require_experiment(db, exp_key)
+            doc = reused_trial_document(exp_key, trial, source, self._now())
+            self._insert_trial(db, doc)
+        return trial_from_document(doc)
+
+    def trials(
+        self,
+        exp_key: str,
+        *,
+        states: Collection[TrialState] | None = None,
+        tids: Collection[int] | None = None,
+    ) -> list[Trial]:
+        where, args = ["exp_key = ?"], list[Any]([exp_key])
+        for column, values in (("state", states), ("tid", tids)):
+            if values is not None:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                args.extend(int(v) for v in values)
+        with self._transaction("BEGIN") as db:
+            self._require_experiment(db, exp_key)
+            rows = db.execute(
+                f"SELECT doc FROM trials WHERE {' AND '.join(where)} ORDER BY tid", args)
+            return [_trial(doc) for (doc,) in rows]
+
+    def state_counts(self, exp_key: str) -> dict[TrialState, int]:
+        counts = dict.fromkeys(TrialState, 0)
+        with self._transaction("BEGIN") as db:
+            self._require_experiment(db, exp_key)
+            rows = db.execute(
+                "SELECT state, COUNT(*) FROM trials WHERE exp_key = ? GROUP BY state",
+                (exp_key,))
+            counts.update((TrialState(state), count) for state, count in rows)
+        return counts
+
+    def requeue_stale(
+        self, exp_key: str | None, *, older_than: datetime, max_attempts: int
+    ) -> RequeueReport:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be 1 or more, got {max_attempts}")
+        sql = "SELECT doc FROM trials WHERE state = ? AND refresh_time < ?"
+        args: list[Any] = [int(TrialState.RUNNING), _iso(older_than)]
+        if exp_key is not None:
+            sql, args = sql + " AND exp_key = ?", [*args, exp_key]
+        requeued, failed = [], []
+        with self._transaction() as db:
+            if exp_key is not None:
+                self._require_experiment(db, exp_key)
+            for (doc,) in db.execute(sql + " ORDER BY exp_key, tid", args).fetchall():
+                trial = _trial(doc)
+                if trial.attempts >= max_attempts:
+                    self._update_trial(db, trial, _expired(trial, max_attempts, self._now()))
+                    failed.append(trial.tid)
+                else:
+                    self._update_trial(db, trial, _requeued(trial))
+                    requeued.append(trial.tid)
+        if requeued or failed:
+            logger.warning("Leases older than %s expired: requeued trials %s, failed %s.",
+                           older_than.isoformat(), requeued, failed)
+        return RequeueReport(requeued=tuple(requeued), failed=tuple(failed))
+
+    # -- the worker's side ------------------------------------------------------------
+
+    def reserve(self, worker_id: str, exp_keys: Collection[str] | None = None) -> Trial | None:
+        sql, args = "SELECT doc FROM trials WHERE state = ?", list[Any]([int(TrialState.NEW)])
+        if exp_keys is not None:
+            if not exp_keys:
+                return None
+            sql += f" AND exp_key IN ({', '.join('?' * len(exp_keys))})"
+            args.extend(exp_keys)
+        with self._transaction() as db:
+            row = db.execute(sql + " ORDER BY tid, exp_key LIMIT 1", args).fetchone()
+            if row is None:
+                return None
+            trial = _trial(row[0])
+            now = self._now()
+            return self._update_trial(db, trial, replace(
+                trial, state=TrialState.RUNNING, owner=worker_id, book_time=now,
+                refresh_time=now, attempts=trial.attempts + 1, version=trial.version + 1))
+
+    def heartbeat(self, trial: Trial) -> Trial:
+        if trial.state is not TrialState.RUNNING:
+            raise IllegalTransitionError(
+                f"trial {trial.tid} of experiment {trial.exp_key!r} is {trial.state.name}; "
+                "only a RUNNING trial that reserve returned has a lease to refresh")
+        return self._lease_write(trial, lambda held: replace(held, refresh_time=self._now()))
+
+    def finish(self, trial: Trial, result: TrialResult) -> Trial:
+        target = TrialState.DONE if result.is_ok else TrialState.ERROR
+        trial.state.check_transition(target, trial.tid)
+        return self._lease_write(trial, lambda held: replace(
+            held, state=target, result=result, end_time=self._now(), version=held.version + 1))
+
+    def release(self, trial: Trial) -> Trial:
+        trial.state.check_transition(TrialState.NEW, trial.tid)
+        return self._lease_write(trial, lambda held: replace(
+            _requeued(held), attempts=max(held.attempts - 1, 0)))
+
+    def announce_worker(self, info: WorkerInfo) -> None:
+        doc = worker_to_document(info)
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO workers (worker_id, last_seen, exp_key, doc) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (worker_id) DO UPDATE SET last_seen = excluded.last_seen, "
+                "exp_key = excluded.exp_key, doc = excluded.doc",
+                (info.worker_id, _iso(doc["last_seen"]), info.exp_key, _dumps(doc)))
+
+    def live_workers(self, *, seen_since: datetime, exp_key: str | None = None
+                     ) -> list[WorkerInfo]:
+        sql, args = "SELECT doc FROM workers WHERE last_seen >= ?", [_iso(seen_since)]
+        if exp_key is not None:
+            # A worker announced without an experiment serves every experiment.
+            sql, args = sql + " AND (exp_key = ? OR exp_key IS NULL)", [*args, exp_key]
+        with self._transaction("BEGIN") as db:
+            rows = db.execute(sql + " ORDER BY worker_id", args)
+            return [worker_from_document(_loads(doc)) for (doc,) in rows]
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock, self._errors():
+            self._db.close()
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError(f"the store's clock gave {now}, a time without a time zone")
+        return now.astimezone(UTC)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn SQLite's errors into the store's, naming the file."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            if getattr(err, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY,
+                                                          sqlite3.SQLITE_LOCKED):
+                raise StoreUnavailableError(
+                    f"the SQLite store {self._path} stayed locked by another process for "
+                    f"{BUSY_TIMEOUT_S:.0f} s; retry, or stop the process that holds it"
+                ) from err
+            raise StoreError(f"the SQLite store {self._path} failed: {err}") from err
+
+    @contextmanager
+    def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """One transaction, committed on success and rolled back on any error.
+
+        Writers begin IMMEDIATE so they hold the write lock from their first read; readers
+        begin a deferred transaction, which sees one snapshot across its statements.
+        """
+        with self._lock, self._errors():
+            self._db.execute(begin)
+            try:
+                yield self._db
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _find_experiment(self, db: sqlite3.Connection, exp_key: str) -> Experiment | None:
+        row = db.execute("SELECT doc FROM experiments WHERE exp_key = ?", (exp_key,)).fetchone()
+        return None if row is None else experiment_from_document(_loads(row[0]))
+
+    def _require_experiment(self, db: sqlite3.Connection, exp_key: str) -> Experiment:
+        experiment = self._find_experiment(db, exp_key)
+        if experiment is None:
+            known = [key for (key,) in db.execute("SELECT exp_key FROM experiments")]
+            raise UnknownExperimentError(
+                f"no experiment {exp_key!r} in {self._path} (it has "
+                f"{', '.join(map(repr, known)) or 'none'}); check the key or create it first")
+        return experiment
+
+    def _insert_trial(self, db: sqlite3.Connection, doc: Document) -> None:
+        try:
+            db.execute(_INSERT_TRIAL, _trial_row(doc))
+        except sqlite3.IntegrityError as err:
+            raise StoreError(
+                f"trial {doc['tid']} of experiment {doc['exp_key']!r} is already in "
+                f"{self._path}; allocate trial ids with next_tids") from err
+
+    def _update_trial(self, db: sqlite3.Connection, old: Trial, new: Trial) -> Trial:
+        if new.state is not old.state:
+            old.state.check_transition(new.state, old.tid)
+        db.execute(_UPDATE_TRIAL, _trial_row(trial_to_document(new)))
+        return new
+
+    def _lease_write(self, trial: Trial, change: Callable[[Trial], Trial]) -> Trial:
+        """Apply ``change`` to the stored trial if ``trial``'s lease still holds it."""
+        with self._transaction() as db:
+            row = db.execute("SELECT doc FROM trials WHERE exp_key = ? AND tid = ?",
+                             (trial.exp_key, trial.tid)).fetchone()
+            held = None if row is None else _trial(row[0])
+            if held is None or (held.state, held.owner, held.version) != (
+                    TrialState.RUNNING, trial.owner, trial.version):
+                raise LeaseLostError(_lease_lost_message(trial, held))
+            return self._update_trial(db, held, change(held))
+
+
+def _requeued(trial: Trial) -> Trial:
+    """A running trial back in the queue: nobody's, and a new version that voids the lease."""
+    return replace(trial, state=TrialState.NEW, owner=None, book_time=None,
+                   refresh_time=None, version=trial.version + 1)
+
+
+def _expired(trial: Trial, max_attempts: int, now: datetime) -> Trial:
+    """A running trial failed because its lease expired once too often."""
+    last_beat = trial.refresh_time.isoformat() if trial.refresh_time else "never"
+    reason = (f"the lease expired on each of its {trial.attempts} attempts "
+              f"(max_attempts is {max_attempts}); the last holder {trial.owner!r} sent "
+              f"its last heartbeat at {last_beat}")
+    return replace(trial, state=TrialState.ERROR, result=TrialResult.failed(reason),
+                   end_time=now, version=trial.version + 1)
+
+
+def _lease_lost_message(trial: Trial, held: Trial | None) -> str:
+    mine = f"trial {trial.tid} of experiment {trial.exp_key!r}"
+    if held is None:
+        return f"{mine} is not in the store; drop it and reserve another"
+    return (f"worker {trial.owner!r} no longer holds the lease on {mine} (version "
+            f"{trial.version}): the store has it {held.state.name}, owned by {held.owner!r} "
+            f"at version {held.version}, because the lease expired or the result was "
+            "already recorded; drop it and reserve another")
+
+
+# -- rows -------------------------------------------------------------------
+
+
+def _iso(value: datetime) -> str:
+    """A UTC time as fixed-width ISO-8601 text, so that text order is time order."""
+    if value.tzinfo is None:
+        raise ValueError(f"{value} has no time zone; the store compares UTC times only")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dumps(doc: Document) -> str:
+    return json.dumps(doc, default=_datetime_as_text)
+
+
+def _datetime_as_text(value: object) -> str:
+    if isinstance(value, datetime):
+        return _iso(value)
+    raise StoreError(f"cannot store {value!r} of type {type(value).__name__}: documents hold "
+                     "plain JSON values and datetimes only; convert it before storing")
+
+
+def _loads(text: str) -> Document:
+    doc: Document = json.loads(text)
+    for field in _DATETIME_FIELDS:
+        if isinstance(doc.get(field), str):
+            # Text that is no time stays text: the document reader names the bad field.
+            with suppress(ValueError):
+                doc[field] = datetime.fromisoformat(doc[field])
+    return doc
+
+
+def _trial(text: str) -> Trial:
+    return trial_from_document(_loads(text))
+
+
+def _trial_row(doc: Document) -> dict[str, Any]:
+    refresh = doc["refresh_time"]
+    return {"exp_key": doc["exp_key"], "tid": doc["tid"], "state": doc["state"],
+            "owner": doc["owner"], "version": doc["version"],
+            "refresh_time": None if refresh is None else _iso(refresh),
+            "config_key": doc["config_key"], "doc": _dumps(doc)}
