@@ -80,6 +80,21 @@ def known_objectives() -> tuple[str, ...]:
     return tuple(sorted(_KINDS))
 
 
+def register_objective(name: str, target: str) -> None:
+    """Install another objective kind, named by ``"package.module:ATTRIBUTE"``.
+
+    Worker evaluation processes inherit the registrations made before they start.
+    """
+    if ":" not in target:
+        raise ObjectiveError(f"objective target {target!r} must read 'module:attribute'")
+    _KINDS[name] = target
+
+
+def registered_objectives() -> dict[str, str]:
+    """Every registration, to hand to a child process."""
+    return dict(_KINDS)
+
+
 def objective_kind(name: str) -> ObjectiveKind:
     """The installed objective called ``name``; raises ObjectiveError if there is none."""
     target = _KINDS.get(name)

@@ -24,7 +24,12 @@ from pathlib import Path
 
 from shared.errors import ObjectiveError, OcrTuneError
 from shared.jsontypes import JsonObject
-from shared.objective import Objective, check_compatible
+from shared.objective import (
+    Objective,
+    check_compatible,
+    register_objective,
+    registered_objectives,
+)
 from shared.trials import ObjectiveSpec, TrialResult
 
 logger = logging.getLogger(__name__)
@@ -109,7 +114,8 @@ class ProcessEvaluator:
             return self._conn
         self.stop()
         parent_end, child_end = _CONTEXT.Pipe()
-        process = _CONTEXT.Process(target=_child_main, args=(child_end, self._data_dir),
+        process = _CONTEXT.Process(target=_child_main,
+                                   args=(child_end, self._data_dir, registered_objectives()),
                                    name="ocrtune-evaluator", daemon=True)
         process.start()
         child_end.close()
@@ -144,11 +150,14 @@ def _signal_group(pgid: int, signum: signal.Signals) -> None:
         os.killpg(pgid, signum)
 
 
-def _child_main(conn: multiprocessing.connection.Connection, data_dir: Path | None) -> None:
+def _child_main(conn: multiprocessing.connection.Connection, data_dir: Path | None,
+                objectives: dict[str, str]) -> None:
     # Its own process group, so that stopping a trial can end the tesseract processes the
     # child starts, and so that Ctrl-C in a terminal reaches only the parent, which decides.
     os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name, target in objectives.items():
+        register_objective(name, target)
     loaded: dict[str, Objective] = {}
     try:
         while True:
