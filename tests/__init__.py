@@ -1,0 +1,1 @@
+"""ocr-tune test suite (see README: Tests)."""

@@ -1,0 +1,1 @@
+"""Objectives for tests: instant, deterministic, and able to hang or fail on request."""

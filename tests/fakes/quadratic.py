@@ -1,0 +1,81 @@
+"""A tiny objective for testing the search machinery without OCR.
+
+Loss ``(x - 1)^2`` over ``x`` in [-5, 5], plus a categorical ``shade`` that does not matter.
+Its ``settings`` make it misbehave on purpose: ``sleep_s`` delays each trial, ``hang_at``
+makes a trial with ``x`` above that value sleep for an hour, ``fail_all`` fails every trial,
+``discrete`` replaces ``x`` with a choice of three values (for repeated configurations).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hyperopt import hp
+
+from shared.jsontypes import JsonObject
+from shared.objective import Objective, register_objective
+from shared.trials import ObjectiveSpec, TrialResult
+
+NAME = "quadratic"
+VERSION = "quadratic-1"
+SPACE_VERSION = "quadratic-space-1"
+
+
+class QuadraticKind:
+    name = NAME
+    version = VERSION
+    space_version = SPACE_VERSION
+
+    def __init__(self, *, discrete: bool = False) -> None:
+        self._discrete = discrete
+
+    def space(self) -> Any:
+        x = hp.choice("x", [-1.0, 0.0, 1.0]) if self._discrete else hp.uniform("x", -5, 5)
+        return {"x": x, "shade": hp.choice("shade", ["light", "dark"])}
+
+    def plain_params(self, sample: Mapping[str, Any]) -> JsonObject:
+        return {"x": float(sample["x"]), "shade": str(sample["shade"])}
+
+    def load(self, spec: ObjectiveSpec, *, data_dir_override: Path | None = None
+             ) -> Objective:
+        return QuadraticObjective(spec)
+
+
+class QuadraticObjective:
+    def __init__(self, spec: ObjectiveSpec) -> None:
+        self._spec = spec
+
+    @property
+    def spec(self) -> ObjectiveSpec:
+        return self._spec
+
+    def evaluate(self, params: JsonObject) -> TrialResult:
+        settings = self._spec.settings
+        x = float(params["x"])  # type: ignore[arg-type]
+        time.sleep(float(settings.get("sleep_s", 0.0)))  # type: ignore[arg-type]
+        hang_at = settings.get("hang_at")
+        if hang_at is not None and x > float(hang_at):  # type: ignore[arg-type]
+            time.sleep(3600)
+        if settings.get("fail_all"):
+            return TrialResult.failed("this objective fails every trial on purpose")
+        return TrialResult.ok((x - 1.0) ** 2, details={"pid": os.getpid()})
+
+    def close(self) -> None:
+        pass
+
+
+QUADRATIC = QuadraticKind()
+DISCRETE_QUADRATIC = QuadraticKind(discrete=True)
+
+
+def quadratic_spec(**settings: Any) -> ObjectiveSpec:
+    return ObjectiveSpec(name=NAME, version=VERSION, space_version=SPACE_VERSION,
+                         fingerprint="none", settings=settings)
+
+
+def register() -> None:
+    register_objective(NAME, "tests.fakes.quadratic:QUADRATIC")

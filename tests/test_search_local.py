@@ -1,0 +1,96 @@
+"""The coordinator's search loop with in-process workers, on a SQLite history file."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from coordinator.local import run_local
+from coordinator.search import SearchOutcome
+from coordinator.settings import SearchSettings
+from shared.store.sqlite import SqliteTrialStore
+from shared.trials import Experiment, TrialState
+from tests.fakes.quadratic import (
+    DISCRETE_QUADRATIC,
+    QUADRATIC,
+    QuadraticKind,
+    quadratic_spec,
+    register,
+)
+from worker import WorkerSettings
+
+
+@pytest.fixture(autouse=True)
+def _quadratic_installed() -> None:
+    register()
+
+
+def search(path: Path, max_evals: int, *, kind: QuadraticKind = QUADRATIC, workers: int = 1,
+           algo: str = "tpe") -> SearchOutcome:
+    with SqliteTrialStore(path) as store:
+        experiment = store.ensure_experiment(
+            Experiment(exp_key="exp", objective=quadratic_spec(), algo=algo, seed=3))
+        return run_local(store, experiment, kind, SearchSettings(max_evals=max_evals,
+                                                                 poll_interval_s=0.01),
+                         workers=workers, stop=threading.Event(),
+                         worker_settings=WorkerSettings(exp_key="exp", poll_interval_s=0.01))
+
+
+def test_a_local_search_finishes_exactly_max_evals_trials_and_finds_the_minimum(
+        tmp_path: Path) -> None:
+    outcome = search(tmp_path / "h.sqlite", 40)
+
+    trials = SqliteTrialStore(tmp_path / "h.sqlite").trials("exp")
+    assert outcome.completed
+    assert len(trials) == 40
+    assert {t.state for t in trials} == {TrialState.DONE}
+    assert [t.tid for t in trials] == list(range(40))
+    assert outcome.best is not None and outcome.best.loss is not None
+    assert outcome.best.loss < 0.1
+
+
+def test_running_again_with_more_evals_resumes_without_repeating_a_trial(tmp_path: Path
+                                                                          ) -> None:
+    path = tmp_path / "h.sqlite"
+    search(path, 10)
+    first = {t.tid: t for t in SqliteTrialStore(path).trials("exp")}
+
+    outcome = search(path, 25)
+
+    after = SqliteTrialStore(path).trials("exp")
+    assert outcome.snapshot.finished == 25
+    assert len(after) == 25
+    # The first ten are untouched: same parameters, same results, never re-evaluated.
+    for trial in after[:10]:
+        assert trial.params == first[trial.tid].params
+        assert trial.end_time == first[trial.tid].end_time
+
+
+def test_a_repeated_configuration_reuses_the_earlier_result_instead_of_evaluating(
+        tmp_path: Path) -> None:
+    outcome = search(tmp_path / "h.sqlite", 20, kind=DISCRETE_QUADRATIC, algo="rand")
+
+    trials = SqliteTrialStore(tmp_path / "h.sqlite").trials("exp")
+    reused = [t for t in trials if t.reused_from is not None]
+    evaluated = [t for t in trials if t.reused_from is None]
+    # Six distinct configurations exist (three x, two shades): at most six evaluations.
+    assert len(trials) == 20
+    assert len(evaluated) <= 6
+    assert outcome.snapshot.reused == len(reused) >= 14
+    for trial in reused:
+        source = next(t for t in trials if t.tid == trial.reused_from)
+        assert trial.params == source.params
+        assert trial.loss == source.loss
+
+
+def test_two_local_workers_share_the_trials_without_evaluating_one_twice(tmp_path: Path
+                                                                          ) -> None:
+    search(tmp_path / "h.sqlite", 16, workers=2)
+
+    trials = SqliteTrialStore(tmp_path / "h.sqlite").trials("exp")
+    owners = {t.owner for t in trials}
+    assert len(trials) == 16
+    assert all(t.attempts == 1 for t in trials)
+    assert owners == {"local-0", "local-1"}

@@ -1,0 +1,164 @@
+"""The worker loop against a SQLite store, with the quadratic test objective."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from shared.objective import register_objective
+from shared.store.sqlite import SqliteTrialStore
+from shared.trials import Experiment, NewTrial, TrialState
+from tests.fakes.quadratic import quadratic_spec, register
+from worker import ExitReason, Worker, WorkerSettings
+
+
+@pytest.fixture(autouse=True)
+def _quadratic_installed() -> None:
+    register()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteTrialStore:
+    return SqliteTrialStore(tmp_path / "history.sqlite")
+
+
+def queue(store: SqliteTrialStore, exp_key: str, xs: list[float], **settings: object) -> None:
+    store.ensure_experiment(Experiment(exp_key=exp_key, objective=quadratic_spec(**settings)))
+    tids = store.next_tids(exp_key, len(xs))
+    store.enqueue(exp_key, [NewTrial(tid, {"x": x, "shade": "dark"}, {"idxs": {}, "vals": {}})
+                            for tid, x in zip(tids, xs, strict=True)])
+
+
+def fast(**overrides: object) -> WorkerSettings:
+    values: dict[str, object] = {"poll_interval_s": 0.02, "reserve_timeout_s": 0.5,
+                                 "trial_timeout_s": 20.0}
+    values.update(overrides)
+    return WorkerSettings(**values)  # type: ignore[arg-type]
+
+
+def test_a_worker_evaluates_every_queued_trial_and_records_each_loss(store: SqliteTrialStore
+                                                                      ) -> None:
+    queue(store, "exp", [1.0, 3.0, -1.0])
+
+    reason = Worker(store, fast()).run()
+
+    trials = store.trials("exp")
+    assert reason is ExitReason.IDLE
+    assert [t.state for t in trials] == [TrialState.DONE] * 3
+    assert [t.loss for t in trials] == [0.0, 4.0, 4.0]
+
+
+def test_max_jobs_stops_the_worker_after_that_many_recorded_trials(store: SqliteTrialStore
+                                                                   ) -> None:
+    queue(store, "exp", [0.0, 1.0, 2.0])
+
+    reason = Worker(store, fast(max_jobs=2)).run()
+
+    assert reason is ExitReason.MAX_JOBS
+    assert store.state_counts("exp")[TrialState.NEW] == 1
+
+
+def test_a_trial_past_its_time_limit_fails_with_timeout_and_the_worker_goes_on(
+        store: SqliteTrialStore) -> None:
+    queue(store, "exp", [4.0, 1.0], hang_at=2.0)
+
+    reason = Worker(store, fast(trial_timeout_s=1.0)).run()
+
+    hung, normal = store.trials("exp")
+    assert reason is ExitReason.IDLE
+    assert hung.state is TrialState.ERROR
+    assert hung.result is not None and hung.result.error is not None
+    assert hung.result.error.startswith("timeout")
+    assert normal.state is TrialState.DONE and normal.loss == 0.0
+
+
+def test_failing_trials_in_a_row_stop_the_worker_with_the_reason(store: SqliteTrialStore
+                                                                 ) -> None:
+    queue(store, "exp", [0.0, 1.0, 2.0, 3.0], fail_all=True)
+
+    reason = Worker(store, fast(max_consecutive_failures=2)).run()
+
+    assert reason is ExitReason.TOO_MANY_FAILURES
+    assert reason.exit_code != 0
+    assert store.state_counts("exp")[TrialState.ERROR] == 2
+    assert store.state_counts("exp")[TrialState.NEW] == 2
+
+
+def test_a_stop_request_past_the_grace_period_hands_the_trial_back(store: SqliteTrialStore
+                                                                   ) -> None:
+    queue(store, "exp", [4.0], hang_at=2.0)
+    stop = threading.Event()
+    worker = Worker(store, fast(grace_period_s=0.2, reserve_timeout_s=None), stop=stop)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    wait_for(lambda: store.state_counts("exp")[TrialState.RUNNING] == 1)
+
+    stop.set()
+    thread.join(timeout=10)
+
+    (trial,) = store.trials("exp")
+    assert not thread.is_alive()
+    assert trial.state is TrialState.NEW
+    assert trial.owner is None
+    assert trial.attempts == 0
+
+
+def test_a_stop_request_lets_a_trial_within_the_grace_period_finish(store: SqliteTrialStore
+                                                                     ) -> None:
+    queue(store, "exp", [1.0], sleep_s=1.0)
+    stop = threading.Event()
+    worker = Worker(store, fast(grace_period_s=30.0, reserve_timeout_s=None), stop=stop)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    wait_for(lambda: store.state_counts("exp")[TrialState.RUNNING] == 1)
+
+    stop.set()
+    thread.join(timeout=30)
+
+    (trial,) = store.trials("exp")
+    assert trial.state is TrialState.DONE
+    assert trial.loss == 0.0
+
+
+def test_a_worker_refuses_an_experiment_of_another_version_and_serves_the_others(
+        store: SqliteTrialStore) -> None:
+    queue(store, "matching", [1.0])
+    other = quadratic_spec()
+    store.ensure_experiment(Experiment(exp_key="newer", objective=type(other)(
+        name=other.name, version="quadratic-2", space_version=other.space_version,
+        fingerprint=other.fingerprint)))
+    store.enqueue("newer", [NewTrial(store.next_tids("newer", 1)[0], {"x": 0.0, "shade": "dark"},
+                                     {"idxs": {}, "vals": {}})])
+
+    Worker(store, fast()).run()
+
+    assert store.trials("matching")[0].state is TrialState.DONE
+    (untouched,) = store.trials("newer")
+    assert untouched.state is TrialState.NEW
+    assert untouched.attempts == 0
+
+
+def test_an_unknown_objective_is_refused_without_failing_its_trials(store: SqliteTrialStore
+                                                                    ) -> None:
+    register_objective("vanished", "tests.fakes.quadratic:NO_SUCH_KIND")
+    spec = quadratic_spec()
+    store.ensure_experiment(Experiment(exp_key="exp", objective=type(spec)(
+        name="nonexistent", version="1", space_version="1", fingerprint="none")))
+    store.enqueue("exp", [NewTrial(0, {"x": 0.0}, {"idxs": {}, "vals": {}})])
+
+    reason = Worker(store, fast()).run()
+
+    assert reason is ExitReason.IDLE
+    assert store.trials("exp")[0].state is TrialState.NEW
+
+
+def wait_for(condition: object, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
