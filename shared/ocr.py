@@ -5,12 +5,13 @@ the image's pixels directly. ``PytesseractEngine`` runs the ``tesseract`` comman
 as the write-up did. Both read with page segmentation mode 6 (one uniform block of text).
 
 Threads: each worker's OCR uses one thread. Tesseract parallelises with OpenMP, and with
-several workers on one machine its threads fight over the cores (a pass over the photo set
-took over four times as long). ``limit_ocr_threads`` sets ``OMP_THREAD_LIMIT=1`` unless the
-environment already sets it; the engines call it before Tesseract starts. The ``tesseract``
-command inherits it from the process environment; an in-process Tesseract built with
-OpenMP reads it only when its library is loaded, so it must be set before tesserocr is
-imported (the tesserocr wheel on PyPI is built without OpenMP and runs one thread anyway).
+several workers on one machine its threads fight over the cores (on 2 cores under load, a
+pass over the photo set took 35 s instead of 8 s). ``limit_ocr_threads`` sets
+``OMP_THREAD_LIMIT=1`` unless the environment already sets it; the engines call it before
+Tesseract starts. The ``tesseract`` command inherits it from the process environment; an
+in-process Tesseract built with OpenMP reads it only when its library is loaded, so it must
+be set before tesserocr is imported (the tesserocr wheel on PyPI is built without OpenMP
+and runs one thread anyway).
 
 An engine is not thread-safe: use one per worker process.
 """
