@@ -63,6 +63,10 @@ class MongoTarget:
     def __repr__(self) -> str:
         return f"MongoTarget({self.redacted!r}, database={self.database!r})"
 
+    def scrub(self, message: str) -> str:
+        """``message`` with this URI's password masked, should a library have quoted it."""
+        return _scrub(message, self.uri)
+
 
 def parse_mongo_uri(text: str) -> MongoTarget:
     """Parse a ``mongodb://``, ``mongodb+srv://`` or hyperopt ``mongo://`` URI.

@@ -1,0 +1,429 @@
+"""The trial store in MongoDB, shared by a coordinator and workers on many machines.
+
+Uses pymongo 4's API only. Every state change is one single-document operation whose
+filter states what must still hold (``find_one_and_update`` / ``update_one``), so no
+transactions are needed and any standalone server, replica set or sharded cluster works.
+
+Collections, in the database the URI names (default ``ocrtune``):
+
+``jobs``
+    One document per trial, in hyperopt's job layout (``shared.store.documents``).
+    Indexes:
+
+    - ``exp_key_tid`` — unique (exp_key, tid): a trial id exists once per experiment.
+    - ``reserve`` — (state, exp_key, tid): ``reserve`` finds the lowest NEW tid.
+    - ``lease_reaper`` — (exp_key, state, refresh_time): ``requeue_stale`` finds expired
+      leases.
+    - ``config_key`` — (exp_key, config_key): the coordinator finds earlier evaluations of
+      the same parameters.
+
+``experiments``
+    One document per experiment (``experiment_to_document``).
+    Index ``exp_key`` — unique exp_key.
+
+``counters``
+    One document per experiment, ``{"_id": exp_key, "next_tid": int}``: the next unused
+    trial id. ``next_tids`` adds to it with ``$inc`` in one ``find_one_and_update``, which
+    MongoDB applies atomically, so concurrent callers get disjoint ranges.
+
+``workers``
+    One document per worker (``worker_to_document``), upserted on each announcement.
+    Indexes ``worker_id`` — unique worker_id; ``last_seen`` — last_seen.
+
+A worker's lease is (owner, version): heartbeats, results and hand-backs filter on
+``state: RUNNING, owner, version`` and change nothing when another process got there
+first. The indexes are created when the store opens; creating them again is a no-op.
+
+Every error names the server by its redacted URI: passwords never reach a message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from pymongo import ASCENDING, IndexModel, MongoClient, ReturnDocument
+from pymongo.errors import (
+    BulkWriteError,
+    ConfigurationError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+)
+
+from shared.errors import (
+    ConfigError,
+    ExperimentMismatchError,
+    IllegalTransitionError,
+    LeaseLostError,
+    StoreError,
+    StoreUnavailableError,
+    UnknownExperimentError,
+)
+from shared.store.base import TrialStore
+from shared.store.documents import (
+    Document,
+    experiment_from_document,
+    experiment_to_document,
+    new_trial_document,
+    reused_trial_document,
+    trial_from_document,
+    worker_from_document,
+    worker_to_document,
+)
+from shared.store.mongo_updates import (
+    bson_time,
+    expire_update,
+    finish_update,
+    heartbeat_update,
+    lease_filter,
+    lease_lost_message,
+    release_update,
+    requeue_update,
+    reserve_update,
+)
+from shared.store.uri import MongoTarget
+from shared.trials import (
+    Experiment,
+    NewTrial,
+    RequeueReport,
+    Trial,
+    TrialResult,
+    TrialState,
+    WorkerInfo,
+)
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+# pymongo's defaults, named: how long an operation waits for a usable server, and how long
+# opening one connection may take.
+SERVER_SELECTION_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_MS = 20_000
+# MongoDB error codes that mean the credentials were refused.
+_AUTH_ERROR_CODES = frozenset({13, 18})
+
+_INDEXES: dict[str, list[IndexModel]] = {
+    "jobs": [
+        IndexModel([("exp_key", ASCENDING), ("tid", ASCENDING)], name="exp_key_tid",
+                   unique=True),
+        IndexModel([("state", ASCENDING), ("exp_key", ASCENDING), ("tid", ASCENDING)],
+                   name="reserve"),
+        IndexModel([("exp_key", ASCENDING), ("state", ASCENDING),
+                    ("refresh_time", ASCENDING)], name="lease_reaper"),
+        IndexModel([("exp_key", ASCENDING), ("config_key", ASCENDING)], name="config_key"),
+    ],
+    "experiments": [IndexModel([("exp_key", ASCENDING)], name="exp_key", unique=True)],
+    "workers": [
+        IndexModel([("worker_id", ASCENDING)], name="worker_id", unique=True),
+        IndexModel([("last_seen", ASCENDING)], name="last_seen"),
+    ],
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MongoTrialStore(TrialStore):
+    """A ``TrialStore`` in the MongoDB database ``target`` names.
+
+    Opening connects and creates the indexes, so an unreachable server raises
+    ``StoreUnavailableError`` here, after ``server_selection_timeout_ms``. One object may
+    be shared between threads (pymongo's client is thread-safe). ``clock`` gives the time
+    stamped on leases and results; tests pass a fake one.
+    """
+
+    def __init__(
+        self,
+        target: MongoTarget,
+        *,
+        clock: Clock = utc_now,
+        server_selection_timeout_ms: int = SERVER_SELECTION_TIMEOUT_MS,
+        connect_timeout_ms: int = CONNECT_TIMEOUT_MS,
+        socket_timeout_ms: int | None = None,
+    ) -> None:
+        self._target = target
+        self._clock = clock
+        self._client = self._connect(server_selection_timeout_ms, connect_timeout_ms,
+                                     socket_timeout_ms)
+        database = self._client[target.database]
+        self._jobs = database["jobs"]
+        self._experiments = database["experiments"]
+        self._counters = database["counters"]
+        self._workers = database["workers"]
+        with self._errors("creating the indexes"):
+            for name, indexes in _INDEXES.items():
+                database[name].create_indexes(indexes)
+        logger.info("Opened the MongoDB trial store at %s, database %s.",
+                    target.redacted, target.database)
+
+    def __repr__(self) -> str:
+        return f"MongoTrialStore({self._target.redacted!r}, database={self._target.database!r})"
+
+    # -- experiments ------------------------------------------------------------------
+
+    def ensure_experiment(self, experiment: Experiment) -> Experiment:
+        created_at = bson_time(experiment.created_at or self._now())
+        doc = experiment_to_document(replace(experiment, created_at=created_at))
+        with self._errors(f"storing experiment {experiment.exp_key!r}"):
+            try:
+                self._experiments.insert_one(doc)
+            except DuplicateKeyError:
+                stored = self.get_experiment(experiment.exp_key)
+            else:
+                logger.info("Created experiment %s in %s.", experiment.exp_key,
+                            self._target.redacted)
+                return experiment_from_document(doc)
+        differences = stored.objective.differences(experiment.objective)
+        if differences:
+            raise ExperimentMismatchError(
+                f"experiment {experiment.exp_key!r} in {self._target.redacted} evaluates "
+                f"something else (stored != requested): {'; '.join(differences)}. Use "
+                "another experiment key, or the stored objective, dataset and settings")
+        return stored
+
+    def get_experiment(self, exp_key: str) -> Experiment:
+        with self._errors(f"reading experiment {exp_key!r}"):
+            doc = self._experiments.find_one({"exp_key": exp_key})
+            if doc is None:
+                known = self._experiments.distinct("exp_key")
+                raise UnknownExperimentError(
+                    f"no experiment {exp_key!r} in {self._target.redacted} (it has "
+                    f"{', '.join(map(repr, sorted(known))) or 'none'}); check the key or "
+                    "create it first")
+        return experiment_from_document(doc)
+
+    def list_experiments(self) -> list[Experiment]:
+        with self._errors("listing the experiments"):
+            docs = list(self._experiments.find().sort([("created_at", ASCENDING),
+                                                       ("_id", ASCENDING)]))
+        return [experiment_from_document(doc) for doc in docs]
+
+    # -- the coordinator's side -------------------------------------------------------
+
+    def next_tids(self, exp_key: str, count: int) -> list[int]:
+        if count < 0:
+            raise ValueError(f"next_tids needs a count of 0 or more, got {count}")
+        self.get_experiment(exp_key)
+        with self._errors(f"allocating {count} trial ids for experiment {exp_key!r}"):
+            counter = self._counters.find_one_and_update(
+                {"_id": exp_key}, {"$inc": {"next_tid": count}}, upsert=True,
+                return_document=ReturnDocument.AFTER)
+        # An upsert returning the document AFTER the change always returns one.
+        end = int(cast(Document, counter)["next_tid"])
+        return list(range(end - count, end))
+
+    def enqueue(self, exp_key: str, trials: Sequence[NewTrial]) -> None:
+        self.get_experiment(exp_key)
+        if not trials:
+            return
+        self._refuse_taken_tids(exp_key, [trial.tid for trial in trials])
+        docs = [new_trial_document(exp_key, trial) for trial in trials]
+        with self._errors(f"queueing {len(docs)} trials of experiment {exp_key!r}"):
+            try:
+                self._jobs.insert_many(docs, ordered=True)
+            except BulkWriteError as err:
+                # Another process stored one of these tids since the check above.
+                index = err.details["writeErrors"][0]["index"]
+                raise self._taken_tids_error(exp_key, [trials[index].tid]) from err
+        logger.debug("Queued %s trials of experiment %s.", len(docs), exp_key)
+
+    def insert_reused(self, exp_key: str, trial: NewTrial, source: Trial) -> Trial:
+        self.get_experiment(exp_key)
+        doc = reused_trial_document(exp_key, trial, source, self._now())
+        with self._errors(f"storing reused trial {trial.tid} of experiment {exp_key!r}"):
+            try:
+                self._jobs.insert_one(doc)
+            except DuplicateKeyError as err:
+                raise self._taken_tids_error(exp_key, [trial.tid]) from err
+        return trial_from_document(doc)
+
+    def trials(
+        self,
+        exp_key: str,
+        *,
+        states: Collection[TrialState] | None = None,
+        tids: Collection[int] | None = None,
+    ) -> list[Trial]:
+        query: Document = {"exp_key": exp_key}
+        if states is not None:
+            query["state"] = {"$in": [int(state) for state in states]}
+        if tids is not None:
+            query["tid"] = {"$in": [int(tid) for tid in tids]}
+        self.get_experiment(exp_key)
+        with self._errors(f"reading the trials of experiment {exp_key!r}"):
+            docs = list(self._jobs.find(query).sort("tid", ASCENDING))
+        return [trial_from_document(doc) for doc in docs]
+
+    def state_counts(self, exp_key: str) -> dict[TrialState, int]:
+        self.get_experiment(exp_key)
+        counts = dict.fromkeys(TrialState, 0)
+        with self._errors(f"counting the trials of experiment {exp_key!r}"):
+            groups = list(self._jobs.aggregate([
+                {"$match": {"exp_key": exp_key}},
+                {"$group": {"_id": "$state", "count": {"$sum": 1}}},
+            ]))
+        counts.update((TrialState(group["_id"]), int(group["count"])) for group in groups)
+        return counts
+
+    def requeue_stale(
+        self, exp_key: str | None, *, older_than: datetime, max_attempts: int
+    ) -> RequeueReport:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be 1 or more, got {max_attempts}")
+        query: Document = {"state": int(TrialState.RUNNING),
+                           "refresh_time": {"$lt": older_than}}
+        if exp_key is not None:
+            self.get_experiment(exp_key)
+            query["exp_key"] = exp_key
+        requeued: list[int] = []
+        failed: list[int] = []
+        with self._errors("requeueing trials with expired leases"):
+            stale = list(self._jobs.find(query).sort([("exp_key", ASCENDING),
+                                                      ("tid", ASCENDING)]))
+            for doc in stale:
+                trial = trial_from_document(doc)
+                give_up = trial.attempts >= max_attempts
+                change = (expire_update(trial, max_attempts, self._now()) if give_up
+                          else requeue_update())
+                # Still stale and still this lease: a heartbeat or a result in the
+                # meantime wins, and the trial is left alone.
+                still = {**lease_filter(trial), "refresh_time": {"$lt": older_than}}
+                if self._jobs.update_one(still, change).modified_count:
+                    (failed if give_up else requeued).append(trial.tid)
+        if requeued or failed:
+            logger.warning("Leases older than %s expired: requeued trials %s, failed %s.",
+                           older_than.isoformat(), requeued, failed)
+        return RequeueReport(requeued=tuple(requeued), failed=tuple(failed))
+
+    # -- the worker's side ------------------------------------------------------------
+
+    def reserve(self, worker_id: str, exp_keys: Collection[str] | None = None) -> Trial | None:
+        query: Document = {"state": int(TrialState.NEW)}
+        if exp_keys is not None:
+            if not exp_keys:
+                return None
+            query["exp_key"] = {"$in": list(exp_keys)}
+        with self._errors(f"reserving a trial for worker {worker_id!r}"):
+            doc = self._jobs.find_one_and_update(
+                query, reserve_update(worker_id, self._now()),
+                sort=[("tid", ASCENDING), ("exp_key", ASCENDING)],
+                return_document=ReturnDocument.AFTER)
+        return None if doc is None else trial_from_document(doc)
+
+    def heartbeat(self, trial: Trial) -> Trial:
+        if trial.state is not TrialState.RUNNING:
+            raise IllegalTransitionError(
+                f"trial {trial.tid} of experiment {trial.exp_key!r} is {trial.state.name}; "
+                "only a RUNNING trial that reserve returned has a lease to refresh")
+        return self._lease_write(trial, "refreshing the lease of",
+                                 heartbeat_update(self._now()))
+
+    def finish(self, trial: Trial, result: TrialResult) -> Trial:
+        target = TrialState.DONE if result.is_ok else TrialState.ERROR
+        trial.state.check_transition(target, trial.tid)
+        return self._lease_write(trial, "recording the result of",
+                                 finish_update(trial, result, self._now()))
+
+    def release(self, trial: Trial) -> Trial:
+        trial.state.check_transition(TrialState.NEW, trial.tid)
+        return self._lease_write(trial, "handing back", release_update())
+
+    def announce_worker(self, info: WorkerInfo) -> None:
+        doc = worker_to_document(info)
+        with self._errors(f"announcing worker {info.worker_id!r}"):
+            self._workers.update_one({"worker_id": info.worker_id}, {"$set": doc},
+                                     upsert=True)
+
+    def live_workers(self, *, seen_since: datetime, exp_key: str | None = None
+                     ) -> list[WorkerInfo]:
+        query: Document = {"last_seen": {"$gte": seen_since}}
+        if exp_key is not None:
+            # A worker announced without an experiment serves every experiment.
+            query["$or"] = [{"exp_key": exp_key}, {"exp_key": None}]
+        with self._errors("listing the live workers"):
+            docs = list(self._workers.find(query).sort("worker_id", ASCENDING))
+        return [worker_from_document(doc) for doc in docs]
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _connect(self, server_selection_timeout_ms: int, connect_timeout_ms: int,
+                 socket_timeout_ms: int | None) -> MongoClient[Document]:
+        try:
+            # tz_aware: datetimes come back as aware UTC, as the documents hold them.
+            return MongoClient(self._target.uri, tz_aware=True,
+                               serverSelectionTimeoutMS=server_selection_timeout_ms,
+                               connectTimeoutMS=connect_timeout_ms,
+                               socketTimeoutMS=socket_timeout_ms)
+        except ConfigurationError as err:
+            raise ConfigError(
+                f"cannot use the MongoDB URI {self._target.redacted}: "
+                f"{self._target.scrub(str(err))}; fix the URI's options") from None
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError(f"the store's clock gave {now}, a time without a time zone")
+        return bson_time(now)
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn pymongo's errors into the store's, naming the server by its redacted URI."""
+        where = self._target.redacted
+        try:
+            yield
+        except ConnectionFailure as err:
+            raise StoreUnavailableError(
+                f"MongoDB at {where} could not be reached while {action} "
+                f"({type(err).__name__}: {self._brief(err)}); check that the server runs and "
+                "that the URI's hosts and ports are right, then retry") from err
+        except OperationFailure as err:
+            hint = ("check the user, password and authSource in the URI"
+                    if err.code in _AUTH_ERROR_CODES else "see the server's log")
+            raise StoreError(f"MongoDB at {where} refused {action} (code {err.code}: "
+                             f"{self._brief(err)}); {hint}") from err
+        except PyMongoError as err:
+            raise StoreError(f"MongoDB at {where} failed while {action} "
+                             f"({type(err).__name__}: {self._brief(err)})") from err
+
+    def _brief(self, err: PyMongoError) -> str:
+        """The first part of pymongo's message: it appends whole topology descriptions."""
+        message = self._target.scrub(str(err)).split(", full error:")[0]
+        return message if len(message) <= 300 else message[:300] + "..."
+
+    def _refuse_taken_tids(self, exp_key: str, tids: list[int]) -> None:
+        repeated = sorted({tid for tid in tids if tids.count(tid) > 1})
+        with self._errors(f"checking trial ids of experiment {exp_key!r}"):
+            taken = self._jobs.distinct("tid", {"exp_key": exp_key, "tid": {"$in": tids}})
+        if repeated or taken:
+            raise self._taken_tids_error(exp_key, sorted(set(repeated) | set(taken)))
+
+    def _taken_tids_error(self, exp_key: str, tids: list[int]) -> StoreError:
+        return StoreError(
+            f"trial {', '.join(map(str, tids))} of experiment {exp_key!r} is already in "
+            f"{self._target.redacted} (or given twice); allocate trial ids with next_tids")
+
+    def _lease_write(self, trial: Trial, action: str, change: Mapping[str, Any]) -> Trial:
+        """Apply ``change`` if ``trial``'s lease still holds; else LeaseLostError."""
+        what = f"trial {trial.tid} of experiment {trial.exp_key!r}"
+        held = None
+        with self._errors(f"{action} {what}"):
+            doc = self._jobs.find_one_and_update(lease_filter(trial), change,
+                                                 return_document=ReturnDocument.AFTER)
+            if doc is None:
+                held = self._jobs.find_one({"exp_key": trial.exp_key, "tid": trial.tid})
+        if doc is None:
+            raise LeaseLostError(lease_lost_message(trial, held))
+        return trial_from_document(doc)

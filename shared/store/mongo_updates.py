@@ -1,0 +1,86 @@
+"""The MongoDB filters and update documents that move a trial between states.
+
+Each update is applied in one single-document operation whose filter says what must
+still hold, so MongoDB applies it atomically and only if no other process got there first.
+Versions follow the contract of ``shared.store.base``: every state change adds one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.store.documents import Document, result_to_document
+from shared.trials import Trial, TrialResult, TrialState
+
+Update = dict[str, dict[str, Any]]
+
+
+def bson_time(value: datetime) -> datetime:
+    """``value`` in UTC, cut to the millisecond: all a BSON datetime keeps.
+
+    Cutting before storing means the trial a call returns equals the one read back later.
+    """
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def lease_filter(trial: Trial) -> Document:
+    """Matches the stored trial only while ``trial``'s lease (owner, version) holds it."""
+    return {"exp_key": trial.exp_key, "tid": trial.tid, "state": int(TrialState.RUNNING),
+            "owner": trial.owner, "version": trial.version}
+
+
+def reserve_update(worker_id: str, now: datetime) -> Update:
+    return {"$set": {"state": int(TrialState.RUNNING), "owner": worker_id,
+                     "book_time": now, "refresh_time": now},
+            "$inc": {"attempts": 1, "version": 1}}
+
+
+def heartbeat_update(now: datetime) -> Update:
+    return {"$set": {"refresh_time": now}}
+
+
+def finish_update(trial: Trial, result: TrialResult, now: datetime) -> Update:
+    state = TrialState.DONE if result.is_ok else TrialState.ERROR
+    where = f"trial {trial.tid} of experiment {trial.exp_key!r}"
+    return {"$set": {"state": int(state), "end_time": now,
+                     "result": result_to_document(result, where=where)},
+            "$inc": {"version": 1}}
+
+
+def requeue_update() -> Update:
+    """Back in the queue, nobody's; the new version voids the old lease."""
+    return {"$set": {"state": int(TrialState.NEW), "owner": None, "book_time": None,
+                     "refresh_time": None},
+            "$inc": {"version": 1}}
+
+
+def release_update() -> Update:
+    """Handed back: requeued, and the attempt reserve counted is given back."""
+    update = requeue_update()
+    update["$inc"]["attempts"] = -1
+    return update
+
+
+def expire_update(trial: Trial, max_attempts: int, now: datetime) -> Update:
+    """Failed, because the lease expired on every one of its ``max_attempts``."""
+    last_beat = trial.refresh_time.isoformat() if trial.refresh_time else "never"
+    reason = (f"the lease expired on each of its {trial.attempts} attempts "
+              f"(max_attempts is {max_attempts}); the last holder {trial.owner!r} sent "
+              f"its last heartbeat at {last_beat}")
+    return finish_update(trial, TrialResult.failed(reason), now)
+
+
+def lease_lost_message(trial: Trial, held: Mapping[str, Any] | None) -> str:
+    """Why a write with ``trial``'s lease matched nothing, given the stored document."""
+    mine = f"trial {trial.tid} of experiment {trial.exp_key!r}"
+    if held is None:
+        return f"{mine} is not in the store; drop it and reserve another"
+    state = held.get("state")
+    state_name = TrialState(state).name if state in set(TrialState) else repr(state)
+    return (f"worker {trial.owner!r} no longer holds the lease on {mine} (version "
+            f"{trial.version}): the store has it {state_name}, owned by "
+            f"{held.get('owner')!r} at version {held.get('version')}, because the lease "
+            "expired or the result was already recorded; drop it and reserve another")
