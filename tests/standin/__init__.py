@@ -14,7 +14,8 @@ Why
 
 Commands it answers
     hello / isMaster / ismaster, ping, buildInfo, endSessions;
-    insert, update, delete, find, getMore, killCursors, findAndModify, count, aggregate;
+    insert, update, delete, find, getMore, killCursors, findAndModify, count, distinct,
+    aggregate;
     createIndexes, listIndexes, create, drop, dropDatabase, listCollections,
     listDatabases.
     Any other command gets a CommandNotFound error (code 59); options it would get wrong

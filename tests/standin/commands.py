@@ -47,7 +47,7 @@ class Executor:
             "getMore": _get_more, "killCursors": _kill_cursors,
             "insert": crud.insert, "update": crud.update, "delete": crud.delete,
             "find": crud.find, "findAndModify": crud.find_and_modify,
-            "count": crud.count, "aggregate": crud.aggregate,
+            "count": crud.count, "distinct": crud.distinct, "aggregate": crud.aggregate,
             "createIndexes": catalog.create_indexes, "listIndexes": catalog.list_indexes,
             "create": catalog.create, "drop": catalog.drop,
             "dropDatabase": catalog.drop_database,

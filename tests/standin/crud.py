@@ -1,5 +1,5 @@
 """Reading and writing documents: insert, update, delete, find, findAndModify, count,
-aggregate, each executed on a mongomock collection and answered in MongoDB's reply shape.
+distinct and aggregate, each run on a mongomock collection and answered as MongoDB would.
 
 Every handler runs while the server holds its command lock, so a read followed by a
 write here (findAndModify) is as atomic as MongoDB's single-document operations.
@@ -104,6 +104,12 @@ def count(ctx: Context, command: Command) -> Reply:
                                          skip=int(command.get("skip", 0)),
                                          limit=abs(int(command.get("limit", 0))))
     return {"n": len(list(found))}
+
+
+def distinct(ctx: Context, command: Command) -> Reply:
+    check_fields("distinct", command, {"distinct", "key", "query", "hint"})
+    values = ctx.collection(command).distinct(command["key"], command.get("query") or {})
+    return {"values": list(values)}
 
 
 def aggregate(ctx: Context, command: Command) -> Reply:
