@@ -160,6 +160,7 @@ def test_an_image_that_fails_to_read_fails_the_trial_naming_it(
     assert "recognition failed" in str(result.error)
 
 
+@pytest.mark.slow
 def test_the_baseline_scores_every_image_without_preprocessing(
         objective: OcrObjective) -> None:
     scores = score_images(objective.dataset, objective.engine, None)
