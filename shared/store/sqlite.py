@@ -276,9 +276,9 @@ class SqliteTrialStore(TrialStore):
             if getattr(err, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY,
                                                           sqlite3.SQLITE_LOCKED):
                 raise StoreUnavailableError(
-                    f"the SQLite store {self._path} stayed locked by another process for "
-                    f"{BUSY_TIMEOUT_S:.0f} s; retry, or stop the process that holds it"
-                ) from err
+                    f"the SQLite store {self._path} is busy: another process holds its "
+                    f"lock ({err}; writers wait up to {BUSY_TIMEOUT_S:.0f} s); retry, or "
+                    "stop the process that holds it") from err
             raise StoreError(f"the SQLite store {self._path} failed: {err}") from err
 
     @contextmanager
