@@ -10,6 +10,7 @@ import click
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from coordinator import settings as defaults
+from coordinator.comparison import compare_images, comparison_table
 from coordinator.progress import SearchProgress
 from coordinator.run import RunRequest, RunResult, run_experiment
 from coordinator.settings import SearchSettings
@@ -107,3 +108,7 @@ def _print_result(result: RunResult) -> None:
                                    "see the errors with `coordinator history --state error`")
     click.echo(f"Best loss {outcome.best.loss:.4f} (trial {outcome.best.tid}); parameters:")
     click.echo(json.dumps(outcome.best.params, indent=2))
+    if result.experiment.objective.name == "ocr":
+        rows = compare_images(result.experiment.objective, outcome.best.params)
+        click.echo("\nPer image, read with no preprocessing (raw) and with the best:")
+        click.echo(comparison_table(rows))

@@ -18,8 +18,10 @@ from shared.jsontypes import JsonObject
 
 # Median glyph height, in pixels, that the resize step scales each image to. Tesseract's
 # documentation puts its best accuracy at an x-height of about 20 px and says it falls off
-# below 10 px; 8-64 spans too small to needlessly large around that.
-GLYPH_HEIGHT_PX = (8, 64)
+# below 10 px; its LSTM recogniser scales each text line to a fixed height anyway, so taller
+# glyphs only cost time (denoising grows with the pixel count: a 64 px target made single
+# trials on the sample data take 14 s). 8-40 spans too small to comfortably large.
+GLYPH_HEIGHT_PX = (8, 40)
 BLOCK_SIZE_PX = (13, 29)  # odd: adaptiveThreshold needs an odd neighbourhood > 1
 THRESHOLD_C = (7, 15)
 DENOISE_H = (1, 9)  # odd steps, as the write-up sampled them

@@ -70,7 +70,7 @@ def build_space() -> Any:
 
 def _glyph_height() -> Any:
     # Log-uniform, because what matters is the ratio to the size Tesseract reads best
-    # (about 20 px): 8-16 px deserves as many trials as 32-64 px. Rounding keeps the
+    # (about 20 px): 8-16 px deserves as many trials as 20-40 px. Rounding keeps the
     # ends of the range inside it.
     low, high = GLYPH_HEIGHT_PX
     return scope.int(hp.qloguniform("glyph_height_px", math.log(low), math.log(high), 1))
