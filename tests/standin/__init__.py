@@ -17,7 +17,8 @@ Commands it answers
     insert, update, delete, find, getMore, killCursors, findAndModify, count, distinct,
     aggregate;
     createIndexes, listIndexes, create, drop, dropDatabase, listCollections,
-    listDatabases.
+    listDatabases; saslStart and authenticate are refused as MongoDB refuses unknown users
+    (AuthenticationFailed, code 18).
     Any other command gets a CommandNotFound error (code 59); options it would get wrong
     (collation, arrayFilters, partial indexes, ...) get a CommandNotSupported error
     (code 115) naming them. Query and update operators are whatever mongomock implements.

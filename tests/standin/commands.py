@@ -53,6 +53,7 @@ class Executor:
             "dropDatabase": catalog.drop_database,
             "listCollections": catalog.list_collections,
             "listDatabases": catalog.list_databases,
+            "saslStart": _refuse_authentication, "authenticate": _refuse_authentication,
         }
 
     @property
@@ -97,6 +98,13 @@ class Executor:
 
 def _empty(_ctx: Context, _command: Command) -> Reply:
     return {}
+
+
+def _refuse_authentication(_ctx: Context, _command: Command) -> Reply:
+    # What a real server answers for a user it does not know, so clients given credentials
+    # fail the way they would against MongoDB with wrong ones.
+    raise CommandError(18, "AuthenticationFailed",
+                       "Authentication failed: the test stand-in has no users")
 
 
 def _build_info(_ctx: Context, command: Command) -> Reply:
