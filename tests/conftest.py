@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+
+from shared.errors import ConfigError
+from shared.store.uri import MongoTarget, parse_mongo_uri
+from tests.standin import StandinServer
+from tests.standin.plan import MONGO_URI_ENV, MongoPlan, drop_databases, plan_mongo
 
 # Line height of rendered test text, in pixels: glyphs about 30 px tall, well inside the
 # size Tesseract reads best, so a failed read points at the code, not at the picture.
@@ -59,3 +65,42 @@ def photos_dir() -> Path:
         pytest.skip("OCRTUNE_PHOTOS is not set; point it at a dataset folder with images/ "
                     "and texts/ (e.g. /work/shared/data/ocr-photos) to run this test")
     return Path(value)
+
+
+# -- MongoDB: the real server OCRTUNE_TEST_MONGO_URI names, else the stand-in -----------
+
+_MONGO_PLAN = pytest.StashKey[MongoPlan]()
+_test_database_numbers = itertools.count()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        config.stash[_MONGO_PLAN] = plan_mongo(os.environ.get(MONGO_URI_ENV))
+    except ConfigError as err:
+        raise pytest.UsageError(str(err)) from err
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return config.stash[_MONGO_PLAN].header()
+
+
+@pytest.fixture(scope="session")
+def mongo_server(pytestconfig: pytest.Config) -> Iterator[MongoTarget]:
+    """The session's MongoDB server; the stand-in is started when a test first needs it."""
+    plan = pytestconfig.stash[_MONGO_PLAN]
+    if plan.real is not None:
+        yield plan.real
+        drop_databases(plan.real, prefix=plan.database_prefix)
+        return
+    with StandinServer(port=plan.standin_port) as standin:
+        yield parse_mongo_uri(standin.uri)
+
+
+@pytest.fixture
+def mongo_target(pytestconfig: pytest.Config, mongo_server: MongoTarget
+                 ) -> Iterator[MongoTarget]:
+    """A MongoDB database for this test alone: empty at the start, dropped at the end."""
+    target = pytestconfig.stash[_MONGO_PLAN].test_database(mongo_server,
+                                                          next(_test_database_numbers))
+    yield target
+    drop_databases(mongo_server, [target.database])
