@@ -45,7 +45,7 @@ from shared.store.documents import (
     worker_from_document,
     worker_to_document,
 )
-from shared.store.sqlite_schema import BUSY_TIMEOUT_S, connect
+from shared.store.sqlite_schema import BUSY_TIMEOUT_S, connect, is_busy
 from shared.trials import (
     Experiment,
     NewTrial,
@@ -77,13 +77,16 @@ class SqliteTrialStore(TrialStore):
 
     One object may be shared between threads: its calls take turns on one connection.
     ``clock`` gives the time stamped on leases and results; tests pass a fake one.
+    ``busy_timeout_s`` is how long a write waits for another process's write lock.
     """
 
-    def __init__(self, path: Path, *, clock: Clock = utc_now) -> None:
+    def __init__(self, path: Path, *, clock: Clock = utc_now,
+                 busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self._path = Path(path)
         self._clock = clock
+        self._busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
-        self._db = connect(self._path)
+        self._db = connect(self._path, busy_timeout_s)
 
     def __repr__(self) -> str:
         return f"SqliteTrialStore({str(self._path)!r})"
@@ -273,11 +276,10 @@ class SqliteTrialStore(TrialStore):
         try:
             yield
         except sqlite3.Error as err:
-            if getattr(err, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY,
-                                                          sqlite3.SQLITE_LOCKED):
+            if is_busy(err):
                 raise StoreUnavailableError(
-                    f"the SQLite store {self._path} is busy: another process holds its "
-                    f"lock ({err}; writers wait up to {BUSY_TIMEOUT_S:.0f} s); retry, or "
+                    f"the SQLite store {self._path} is busy: another process holds its lock "
+                    f"({err}; a write waits up to {self._busy_timeout_s:g} s); retry, or "
                     "stop the process that holds it") from err
             raise StoreError(f"the SQLite store {self._path} failed: {err}") from err
 

@@ -10,7 +10,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from shared.errors import StoreError
+from shared.errors import StoreError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +38,14 @@ _SCHEMA = (
 )
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
     """Open (creating if needed) the store file, or say what is wrong with it."""
     if path.is_dir():
         raise StoreError(f"the SQLite store {path} is a folder; give a file path, for "
                          f"example {path / 'trials.sqlite'}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+        db = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None,
                              check_same_thread=False)  # our lock serialises the threads
     except (OSError, sqlite3.Error) as err:
         raise StoreError(f"cannot open the SQLite store {path}: {err}; check that the "
@@ -54,12 +54,21 @@ def connect(path: Path) -> sqlite3.Connection:
         _prepare(db, path)
     except sqlite3.Error as err:
         db.close()
+        if is_busy(err):
+            raise StoreUnavailableError(
+                f"the SQLite store {path} is busy: another process held its write lock for "
+                f"{busy_timeout_s:g} s while it was opened; retry") from err
         raise StoreError(f"{path} is not a usable SQLite trial store ({err}); move the file "
                          "aside or choose another path") from err
     except StoreError:
         db.close()
         raise
     return db
+
+
+def is_busy(err: sqlite3.Error) -> bool:
+    """Whether SQLite gave up waiting for another connection's lock."""
+    return getattr(err, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _prepare(db: sqlite3.Connection, path: Path) -> None:
