@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 
 from shared.errors import LeaseLostError, ObjectiveError
+from shared.objective import known_objectives
 from shared.retry import StopRequestedError, retry_unavailable
 from shared.store.base import TrialStore
 from shared.trials import Trial, TrialResult, WorkerInfo
@@ -175,6 +176,6 @@ class Worker:
         self._announced_at = now
         info = WorkerInfo(worker_id=self.worker_id, host=socket.gethostname(),
                           pid=os.getpid(), last_seen=datetime.now(UTC),
-                          exp_key=self._settings.exp_key)
+                          exp_key=self._settings.exp_key, objectives=known_objectives())
         retry_unavailable(lambda: self._store.announce_worker(info),
                           what="announcing the worker", stop=self._stop)
