@@ -38,8 +38,9 @@ COPY worker /src/worker
 COPY shared /src/shared
 RUN pip install --no-deps --no-build-isolation /src && rm -rf /src
 
+# From here on, and when the container runs, the unprivileged user; its home is writable
+# for matplotlib's cache, while the data comes in through a read-only mount.
 USER 10001:10001
-# A writable home for matplotlib's cache; the data comes in through a read-only mount.
 WORKDIR /home/ocrtune
 
 # The default is a worker; compose and the Kubernetes Job give the coordinator its command.
