@@ -7,10 +7,10 @@ environment that runs this script. Test tools stay out of the image, so they sta
 the lock.
 
 Refresh it after changing a dependency, from the repository root, in the venv the tests
-pass in::
+pass in (docs/deploy.md has the details)::
 
-    /work/venv/bin/pip install -e '.[test]'
-    /work/venv/bin/python deploy/lock_requirements.py > requirements.lock
+    scripts/setup.sh --test
+    .venv/bin/python deploy/lock_requirements.py > requirements.lock
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def installed_version(requirement: Requirement, needed_by: str) -> str:
         version = metadata.version(requirement.name)
     except metadata.PackageNotFoundError:
         sys.exit(f"{requirement.name} (needed by {needed_by}) is not installed in "
-                 f"{sys.prefix}; install the project there first: pip install -e '.[test]'")
+                 f"{sys.prefix}; install it there first: scripts/setup.sh --test")
     if not requirement.specifier.contains(version, prereleases=True):
         sys.exit(f"{requirement.name} {version} is installed but {needed_by} needs "
                  f"{requirement}; upgrade it: pip install '{requirement}'")
