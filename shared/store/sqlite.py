@@ -101,7 +101,7 @@ class SqliteTrialStore(TrialStore):
                     replace(experiment, created_at=experiment.created_at or self._now()))
                 db.execute("INSERT INTO experiments (exp_key, created_at, doc) VALUES (?, ?, ?)",
                            (experiment.exp_key, _iso(doc["created_at"]), _dumps(doc)))
-                logger.info("Created experiment %s in %s.", experiment.exp_key, self._path)
+                logger.debug("Created experiment %s in %s.", experiment.exp_key, self._path)
                 return experiment_from_document(doc)
         differences = stored.objective.differences(experiment.objective)
         if differences:
@@ -153,7 +153,8 @@ class SqliteTrialStore(TrialStore):
         states: Collection[TrialState] | None = None,
         tids: Collection[int] | None = None,
     ) -> list[Trial]:
-        where, args = ["exp_key = ?"], list[Any]([exp_key])
+        where: list[str] = ["exp_key = ?"]
+        args: list[Any] = [exp_key]
         for column, values in (("state", states), ("tid", tids)):
             if values is not None:
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
@@ -195,15 +196,16 @@ class SqliteTrialStore(TrialStore):
                 else:
                     self._update_trial(db, trial, _requeued(trial))
                     requeued.append(trial.tid)
-        if requeued or failed:
-            logger.warning("Leases older than %s expired: requeued trials %s, failed %s.",
-                           older_than.isoformat(), requeued, failed)
+        # The caller reports each reaped trial; this line only helps when debugging here.
+        logger.debug("Leases older than %s: requeued trials %s, failed %s.",
+                     older_than.isoformat(), requeued, failed)
         return RequeueReport(requeued=tuple(requeued), failed=tuple(failed))
 
     # -- the worker's side ------------------------------------------------------------
 
     def reserve(self, worker_id: str, exp_keys: Collection[str] | None = None) -> Trial | None:
-        sql, args = "SELECT doc FROM trials WHERE state = ?", list[Any]([int(TrialState.NEW)])
+        sql = "SELECT doc FROM trials WHERE state = ?"
+        args: list[Any] = [int(TrialState.NEW)]
         if exp_keys is not None:
             if not exp_keys:
                 return None
