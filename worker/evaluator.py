@@ -38,6 +38,13 @@ logger = logging.getLogger(__name__)
 WAIT_SLICE_S = 0.05
 # How long a terminated child may take to exit before it is killed outright.
 TERMINATE_WAIT_S = 2.0
+# How long a new child may take to start (import numpy, OpenCV, hyperopt) and say so.
+# A trial's time limit only starts counting after that, so a loaded machine that starts
+# processes slowly does not fail trials for it.
+STARTUP_TIMEOUT_S = 120.0
+# How long loading an objective (reading its dataset, starting its engine) may take.
+LOAD_TIMEOUT_S = 300.0
+_READY = "ready"
 
 # Processes are spawned, not forked: the parent runs threads (heartbeats, pymongo's
 # monitors), and forking a threaded process can copy a lock in its held state.
@@ -48,6 +55,11 @@ _CONTEXT = multiprocessing.get_context("spawn")
 class _Job:
     spec: ObjectiveSpec
     params: JsonObject
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """The objective is loaded; the trial's time limit starts now."""
 
 
 @dataclass(frozen=True)
@@ -72,35 +84,49 @@ class ProcessEvaluator:
                  ) -> TrialResult | None:
         """The trial's result, or None when ``cancel`` was set and grace ran out.
 
-        Raises ObjectiveError when this machine cannot load the objective at all (unknown
-        name, other versions, a dataset that differs): the trial is not to blame.
+        The time limit counts from when the objective is loaded (dataset read, engine
+        started), so a slow first load does not fail a trial. Raises ObjectiveError when
+        this machine cannot load the objective at all (unknown name, other versions, a
+        dataset that differs): the trial is not to blame.
         """
         conn = self._start()
-        started = time.monotonic()
         conn.send(_Job(spec, params))
+        loaded = self._receive(LOAD_TIMEOUT_S, cancel, grace_s)
+        if isinstance(loaded, _Refusal):
+            raise ObjectiveError(loaded.reason)
+        if not isinstance(loaded, _Loaded):
+            return loaded
+        result = self._receive(self._trial_timeout_s, cancel, grace_s)
+        if result is None or isinstance(result, TrialResult):
+            return result
+        raise AssertionError(f"the evaluation process sent {result!r} instead of a result")
+
+    def _receive(self, timeout_s: float | None, cancel: threading.Event | None,
+                 grace_s: float) -> TrialResult | _Refusal | _Loaded | None:
+        """The child's next message, or a FAIL result (timeout, death), or None (cancel)."""
+        conn = self._conn
+        started = time.monotonic()
         cancelled_at: float | None = None
-        while not conn.poll(WAIT_SLICE_S):
+        while conn is not None and not conn.poll(WAIT_SLICE_S):
             now = time.monotonic()
             if self._process is None or not self._process.is_alive():
                 return self._died(started)
-            if self._trial_timeout_s is not None and now - started > self._trial_timeout_s:
+            if timeout_s is not None and now - started > timeout_s:
                 self.stop()
                 return TrialResult.failed(
-                    f"timeout: the trial ran longer than {self._trial_timeout_s:g} s and "
-                    "was stopped (raise --trial-timeout if trials are slow)",
-                    duration_s=now - started)
+                    f"timeout: the trial ran longer than {timeout_s:g} s and was stopped "
+                    "(raise --trial-timeout if trials are slow)", duration_s=now - started)
             if cancel is not None and cancel.is_set():
                 cancelled_at = cancelled_at or now
                 if now - cancelled_at >= grace_s:
                     self.stop()
                     return None
         try:
-            outcome: TrialResult | _Refusal = conn.recv()
+            message: TrialResult | _Refusal | _Loaded = (
+                conn.recv() if conn is not None else self._died(started))
         except EOFError:
             return self._died(started)
-        if isinstance(outcome, _Refusal):
-            raise ObjectiveError(outcome.reason)
-        return outcome
+        return message
 
     def _died(self, started: float) -> TrialResult:
         code = self._process.exitcode if self._process is not None else None
@@ -120,6 +146,10 @@ class ProcessEvaluator:
         process.start()
         child_end.close()
         self._process, self._conn = process, parent_end
+        if not _await_ready(parent_end):
+            self.stop()
+            raise ObjectiveError(f"the evaluation process did not start within "
+                                 f"{STARTUP_TIMEOUT_S:g} s; is the machine out of memory?")
         logger.debug("Started evaluation process %s.", process.pid)
         return parent_end
 
@@ -145,6 +175,13 @@ class ProcessEvaluator:
         self.stop()
 
 
+def _await_ready(conn: multiprocessing.connection.Connection) -> bool:
+    try:
+        return conn.poll(STARTUP_TIMEOUT_S) and conn.recv() == _READY
+    except EOFError:  # it died while starting
+        return False
+
+
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
@@ -159,32 +196,42 @@ def _child_main(conn: multiprocessing.connection.Connection, data_dir: Path | No
     for name, target in objectives.items():
         register_objective(name, target)
     loaded: dict[str, Objective] = {}
+    conn.send(_READY)
     try:
         while True:
             try:
                 job: _Job = conn.recv()
             except EOFError:
                 return  # the parent is gone
-            conn.send(_evaluate(job, loaded, data_dir))
+            objective = _load(job.spec, loaded, data_dir)
+            if isinstance(objective, _Refusal):
+                conn.send(objective)
+                continue
+            conn.send(_Loaded())
+            conn.send(_evaluate(objective, job.params))
     finally:
         for objective in loaded.values():
             objective.close()
 
 
-def _evaluate(job: _Job, loaded: dict[str, Objective], data_dir: Path | None
-              ) -> TrialResult | _Refusal:
-    started = time.monotonic()
+def _load(spec: ObjectiveSpec, loaded: dict[str, Objective], data_dir: Path | None
+          ) -> Objective | _Refusal:
     # Specs hold a settings mapping, so they are not hashable; their JSON is.
-    key = json.dumps(dataclasses.asdict(job.spec), sort_keys=True)
+    key = json.dumps(dataclasses.asdict(spec), sort_keys=True)
     objective = loaded.get(key)
     if objective is None:
         try:
-            objective = check_compatible(job.spec).load(job.spec, data_dir_override=data_dir)
+            objective = check_compatible(spec).load(spec, data_dir_override=data_dir)
         except OcrTuneError as err:
             return _Refusal(str(err))
         loaded[key] = objective
+    return objective
+
+
+def _evaluate(objective: Objective, params: JsonObject) -> TrialResult:
+    started = time.monotonic()
     try:
-        return objective.evaluate(job.params)
+        return objective.evaluate(params)
     except OcrTuneError as err:
         return TrialResult.failed(str(err), duration_s=time.monotonic() - started)
     except Exception as err:  # the boundary: record the failure on the trial, go on
