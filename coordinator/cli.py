@@ -112,3 +112,8 @@ def _print_result(result: RunResult) -> None:
         rows = compare_images(result.experiment.objective, outcome.best.params)
         click.echo("\nPer image, read with no preprocessing (raw) and with the best:")
         click.echo(comparison_table(rows))
+
+
+# Registers status, history, best, plot, report and apply on `cli`; imported last because
+# those commands import `cli` from this module.
+from coordinator import commands  # noqa: E402, F401
