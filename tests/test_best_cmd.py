@@ -1,0 +1,173 @@
+"""``coordinator best``: the best parameters, the scores per image, and the saved file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from coordinator.best import NoResultError, best_trial
+from coordinator.params_file import PARAMS_FORMAT, TunedParams, load_params
+from shared.errors import ParamsError
+from shared.trials import Trial, TrialResult, TrialState
+from tests.conftest import MakeDataset
+from tests.real_history import (
+    BEST_TID,
+    EMPTY_KEY,
+    EVALUATED,
+    EXP_KEY,
+    FAILED_KEY,
+    RealHistory,
+    invoke,
+    real_history,
+)
+
+SAMPLE_NAMES = ("austen_pride_and_prejudice", "bronte_jane_eyre", "carroll_alice",
+                "dickens_tale_of_two_cities", "melville_moby_dick", "tolstoy_anna_karenina")
+
+
+@pytest.fixture(scope="session")
+def real(tmp_path_factory: pytest.TempPathFactory) -> RealHistory:
+    return real_history(tmp_path_factory)
+
+
+# -- the best trial ----------------------------------------------------------------------
+
+
+def test_the_best_trial_is_the_lowest_loss_and_the_lowest_tid_among_equals() -> None:
+    trials = [Trial("e", tid, TrialState.DONE, {}, {}, result=TrialResult.ok(loss))
+              for tid, loss in ((0, 2.0), (1, 0.5), (2, 0.5), (3, 1.0))]
+
+    assert best_trial("e", trials).tid == 1
+
+
+@pytest.mark.parametrize(("states", "reason"), [
+    ((), "has no trials yet"),
+    ((TrialState.ERROR, TrialState.ERROR), "every one of the 2 trials"),
+    ((TrialState.ERROR, TrialState.RUNNING, TrialState.NEW), "2 pending, 1 failed"),
+])
+def test_without_a_scored_trial_the_error_says_why(states: tuple[TrialState, ...],
+                                                    reason: str) -> None:
+    trials = [Trial("e", tid, state, {}, {}, result=TrialResult.failed("x")
+                    if state is TrialState.ERROR else None)
+              for tid, state in enumerate(states)]
+
+    with pytest.raises(NoResultError, match=reason):
+        best_trial("e", trials)
+
+
+# -- the parameters file ----------------------------------------------------------------
+
+
+def test_a_bare_parameters_object_is_read_as_parameters_of_unknown_origin() -> None:
+    tuned = TunedParams.from_json(dict(EVALUATED[3]))
+
+    assert tuned.params == EVALUATED[3]
+    assert (tuned.exp_key, tuned.tid, tuned.engine) == (None, None, None)
+
+
+def test_the_file_format_round_trips() -> None:
+    tuned = TunedParams(params=EVALUATED[1], exp_key="e", tid=4, loss=1.5, objective="ocr",
+                        engine="tesserocr", lang="eng", tesseract_version="5.3.0")
+
+    assert TunedParams.from_json(json.loads(json.dumps(tuned.to_json()))) == tuned
+
+
+def test_parameters_out_of_range_are_refused_when_the_file_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"format": PARAMS_FORMAT, "params": dict(EVALUATED[2])}))
+
+    with pytest.raises(ParamsError, match=r"p\.json.*glyph_height_px=99"):
+        load_params(path)
+
+
+def test_a_file_of_another_format_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"format": "ocr-tune-params/9", "params": dict(EVALUATED[0])}))
+
+    with pytest.raises(ParamsError, match="ocr-tune-params/9"):
+        load_params(path)
+
+
+def test_a_file_that_is_not_json_is_named_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text("resize: 20")
+
+    with pytest.raises(ParamsError, match=r"p\.json is not JSON"):
+        load_params(path)
+
+
+# -- the command on the real history ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_best_prints_the_parameters_and_each_images_scores_raw_and_with_them(
+        real: RealHistory, tmp_path: Path) -> None:
+    # Given the real history, where trial 3 has the lowest loss
+    saved = tmp_path / "out" / "best.json"
+
+    # When the best is asked for and saved
+    result = invoke("best", "--history", real.path, "--exp-key", EXP_KEY, "--save", saved)
+
+    # Then the trial, its parameters in plain form and every image's scores are shown
+    assert result.exit_code == 0, result.output
+    loss = real.results[BEST_TID].loss
+    assert f"trial {BEST_TID}, loss {loss:.4f}" in result.stdout
+    assert '"method": "mean"' in result.stdout
+    assert "similarity raw" in result.stdout and "WER best" in result.stdout
+    for name in SAMPLE_NAMES:
+        assert name in result.stdout
+    # The scores read again now are the search's: the total loss with the best is its loss.
+    total = next(line for line in result.stdout.splitlines() if line.startswith("total"))
+    assert f"{loss:.3f}" in total
+    # And the file holds the parameters with where they came from
+    tuned = load_params(saved)
+    assert tuned.params == EVALUATED[BEST_TID]
+    assert (tuned.exp_key, tuned.tid, tuned.loss) == (EXP_KEY, BEST_TID, loss)
+    assert (tuned.objective, tuned.engine, tuned.lang) == ("ocr", "tesserocr", "eng")
+    assert tuned.tesseract_version
+
+
+@pytest.mark.slow
+def test_best_of_an_experiment_whose_trials_all_failed_says_where_to_look(
+        real: RealHistory) -> None:
+    result = invoke("best", "--history", real.path, "--exp-key", FAILED_KEY)
+
+    assert result.exit_code == 1
+    assert "every one of the 2 trials" in result.output
+    assert f"history --exp-key {FAILED_KEY} --state error" in result.output
+
+
+@pytest.mark.slow
+def test_best_of_an_experiment_without_trials_is_an_error(real: RealHistory) -> None:
+    result = invoke("best", "--history", real.path, "--exp-key", EMPTY_KEY)
+
+    assert result.exit_code == 1
+    assert "has no trials yet" in result.output
+
+
+@pytest.mark.slow
+def test_best_of_an_unknown_experiment_is_an_error(real: RealHistory) -> None:
+    result = invoke("best", "--history", real.path, "--exp-key", "nope")
+
+    assert result.exit_code == 1
+    assert "no experiment 'nope'" in result.output
+
+
+@pytest.mark.slow
+def test_best_refuses_a_data_dir_holding_another_dataset(
+        real: RealHistory, make_dataset: MakeDataset) -> None:
+    other = make_dataset({"one": "Some other words."})
+
+    result = invoke("best", "--history", real.path, "--exp-key", EXP_KEY, "--data-dir", other)
+
+    assert result.exit_code == 1
+    assert f"the dataset in {other} differs from experiment" in result.output
+
+
+def test_best_on_an_unreachable_database_is_an_error() -> None:
+    result = invoke("best", "--mongo", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300")
+
+    assert result.exit_code == 1
+    assert "could not be reached" in result.output
