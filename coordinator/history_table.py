@@ -2,7 +2,8 @@
 
 Parameters are plain values. In a table and in CSV each parameter is a column named by
 its path (``binarise.method``); a step that a trial leaves out (``"binarise": null``)
-leaves its columns empty. JSON lines keep the parameters nested, as the store holds them.
+leaves its columns empty (a table leaves out the columns empty in every row). JSON lines
+keep the parameters nested, as the store holds them.
 """
 
 from __future__ import annotations
@@ -83,9 +84,13 @@ def param_columns(rows: list[HistoryRow]) -> list[str]:
 
 
 def as_table(rows: list[HistoryRow]) -> str:
-    columns = param_columns(rows)
+    """Leaves out the parameter columns empty in every row, to fit a terminal better."""
+    flat = [flatten(row.params) for row in rows]
+    columns = [c for c in param_columns(rows) if any(f.get(c) is not None for f in flat)]
     body = [_cells(row, columns, table=True) for row in rows]
-    return tabulate(body, headers=[*_FIXED, *columns, *_TRAILING], floatfmt=".4f",
+    # Per column: the loss to 4 decimals, durations to hundredths of a second.
+    floats = ["g", "g", ".4f", *["g"] * len(columns), "g", "g", ".2f", "g", "g", "g"]
+    return tabulate(body, headers=[*_FIXED, *columns, *_TRAILING], floatfmt=floats,
                     missingval="")
 
 
