@@ -7,6 +7,7 @@ spaces depend on the page layout Tesseract guesses, not on whether it read the w
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -135,3 +136,12 @@ def _typed(doc: JsonObject, key: str, kind: type[_T], image: str) -> _T:
                              f"a {kind.__name__}. The trial was recorded by another "
                              "objective version.")
     return value
+
+
+def scores_from_details(details: JsonObject) -> tuple[ImageScore, ...]:
+    """The per-image scores an OCR trial's result details hold (``details["images"]``)."""
+    images = details.get("images")
+    if not isinstance(images, list):
+        raise ObjectiveError("the result has no per-image scores; it was not recorded by "
+                             "the OCR objective")
+    return tuple(ImageScore.from_json(doc) for doc in images if isinstance(doc, Mapping))

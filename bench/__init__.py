@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory targets, measured (see docs/benchmarks.md)."""
