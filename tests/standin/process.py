@@ -70,8 +70,18 @@ class StandinServer:
         self._await_hello()
 
     def pause(self) -> None:
-        """Freeze the process (SIGSTOP): it keeps its connections but answers nothing."""
-        os.kill(self._running().pid, signal.SIGSTOP)
+        """Freeze the process (SIGSTOP): it keeps its connections but answers nothing.
+
+        Returns once the process has stopped: kill() returns earlier, and on a busy machine
+        a thread not yet stopped can still answer a request or two.
+        """
+        process = self._running()
+        os.kill(process.pid, signal.SIGSTOP)
+        # WNOWAIT leaves the report, and an exit status, for Popen's own wait.
+        report = os.waitid(os.P_PID, process.pid, os.WSTOPPED | os.WEXITED | os.WNOWAIT)
+        if report is None or report.si_code != os.CLD_STOPPED:
+            raise StandinStartError(f"the stand-in exited instead of pausing; "
+                                    f"{self._log_tail()}")
 
     def resume(self) -> None:
         """Let a paused process go on (SIGCONT)."""
