@@ -29,6 +29,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Self
 
 from shared.trials import (
     Experiment,
@@ -129,7 +130,7 @@ class TrialStore(abc.ABC):
     def close(self) -> None:
         """Release connections and file handles."""
 
-    def __enter__(self) -> TrialStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

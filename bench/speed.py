@@ -1,0 +1,131 @@
+"""The speed benchmark of issue 6, in one run: writes a Markdown report.
+
+    python -m bench.speed [--quick] [--mongo URI] [--photos DIR] [--out FILE]
+
+(a) OCR cost per trial and per image, the write-up's pytesseract path against ours;
+(b) trials per second with 1 and 2 workers on the MongoDB path, and parallel efficiency;
+(c) the queue's cost per trial; plus each worker's peak resident memory. Every target is a
+ratio measured in the same run, and the report says whether it is met.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from bench.ocr_engines import VARIANTS, EngineCost, measure
+from bench.workers import QueueCost, Throughput, queue_cost, server, throughput
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "data"
+# Issue 6's targets.
+MAX_TRIAL_COST_RATIO = 0.25  # ours against the write-up's, CPU seconds per trial
+MIN_TWO_WORKER_SPEEDUP = 1.8
+MAX_WORKER_RSS_MB = 300.0
+
+
+@dataclass(frozen=True)
+class Sizes:
+    engine_configs: int
+    throughput_trials: int
+    latency_samples: int
+
+
+QUICK = Sizes(engine_configs=2, throughput_trials=4, latency_samples=5)
+FULL = Sizes(engine_configs=8, throughput_trials=24, latency_samples=30)
+
+
+@click.command()
+@click.option("--quick", is_flag=True, help="Small sizes, for CI (a few minutes).")
+@click.option("--mongo", envvar="OCRTUNE_TEST_MONGO_URI", metavar="URI",
+              help="A real MongoDB; without it, the tests' stand-in.")
+@click.option("--photos", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              envvar="OCRTUNE_PHOTOS", help="Real photos (images/, texts/) for part (a).")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the report here.")
+def main(*, quick: bool, mongo: str | None, photos: Path | None, out: Path | None) -> None:
+    """Measure and print the Markdown report."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    sizes = QUICK if quick else FULL
+    report = "\n".join(_report(sizes, mongo=mongo, photos=photos, quick=quick))
+    click.echo(report)
+    if out is not None:
+        out.write_text(report + "\n", encoding="utf-8")
+
+
+def _report(sizes: Sizes, *, mongo: str | None, photos: Path | None, quick: bool
+            ) -> list[str]:
+    datasets = [SAMPLE_DATA] + ([photos] if photos is not None and not quick else [])
+    costs = [measure(variant, data, configs=sizes.engine_configs)
+             for data in datasets for variant in VARIANTS]
+    with server(mongo) as uri:
+        runs = [throughput(uri, SAMPLE_DATA, workers=n, trials=sizes.throughput_trials)
+                for n in (1, 2)]
+        queue = queue_cost(uri, SAMPLE_DATA, samples=sizes.latency_samples)
+    where = "a real MongoDB" if mongo else "the wire-protocol stand-in (tests/standin)"
+    return [
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{'quick' if quick else 'full'} sizes, MongoDB path on {where}.",
+        "", *_engine_table(costs), "", *_throughput_table(runs), "",
+        *_queue_table(queue), "", *_targets(costs, runs),
+    ]
+
+
+def _engine_table(costs: list[EngineCost]) -> list[str]:
+    rows = ["(a) OCR cost, the same sampled pipelines for every engine:", "",
+            "| data | way | trials | wall s/trial | CPU s/trial | OCR s/image | mean loss |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    rows += [f"| {Path(c.data).name} | {c.variant} | {c.trials} | {c.wall_s_per_trial:.2f} | "
+             f"{c.cpu_s_per_trial:.2f} | {c.ocr_s_per_image:.3f} | {c.loss_mean:.3f} |"
+             for c in costs]
+    return rows
+
+
+def _throughput_table(runs: list[Throughput]) -> list[str]:
+    one = runs[0].trials_per_s
+    rows = ["(b) Workers on the MongoDB path, the same queued pipelines for each count:", "",
+            "| workers | trials | seconds | trials/s | speed-up | efficiency | peak RSS MB |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    rows += [f"| {r.workers} | {r.trials} | {r.seconds:.1f} | {r.trials_per_s:.3f} | "
+             f"{r.trials_per_s / one:.2f} | {r.trials_per_s / one / r.workers:.0%} | "
+             f"{r.peak_rss_mb:.0f} |" for r in runs]
+    return rows
+
+
+def _queue_table(queue: QueueCost) -> list[str]:
+    return ["(c) The queue's cost per trial (medians):", "",
+            "| queued to reserved (idle worker) | reserve round trip | record round trip |",
+            "| --- | --- | --- |",
+            f"| {queue.queued_to_reserved_ms:.0f} ms | {queue.reserve_round_trip_ms:.1f} ms | "
+            f"{queue.record_round_trip_ms:.1f} ms |"]
+
+
+def _targets(costs: list[EngineCost], runs: list[Throughput]) -> list[str]:
+    by = {(Path(c.data).name, c.variant): c for c in costs}
+    sample = SAMPLE_DATA.name
+    ratio = by[sample, "tesserocr"].cpu_s_per_trial / by[sample, "writeup"].cpu_s_per_trial
+    speedup = runs[1].trials_per_s / runs[0].trials_per_s
+    rss = max(r.peak_rss_mb for r in runs)
+    lines = ["Targets:", "", "| target | measured | met |", "| --- | --- | --- |"]
+    for name, measured, met in (
+        (f"trial CPU cost <= {MAX_TRIAL_COST_RATIO:.2f} of the write-up's", f"{ratio:.2f}",
+         ratio <= MAX_TRIAL_COST_RATIO),
+        (f"2 workers >= {MIN_TWO_WORKER_SPEEDUP}x one", f"{speedup:.2f}x",
+         speedup >= MIN_TWO_WORKER_SPEEDUP),
+        (f"worker RSS <= {MAX_WORKER_RSS_MB:.0f} MB", f"{rss:.0f} MB",
+         rss <= MAX_WORKER_RSS_MB),
+    ):
+        lines.append(f"| {name} | {measured} | {'yes' if met else 'NO'} |")
+    return lines
+
+
+if __name__ == "__main__":
+    main()
