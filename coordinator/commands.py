@@ -93,7 +93,11 @@ def _data_dir_option(command: Callable[P, R]) -> Callable[P, R]:
 @_user_errors
 def status(*, exp_key: str | None, max_evals: int | None, window_min: float,
            mongo: str | None, history: Path) -> None:
-    """Trials by state, live workers, pace, best loss and time left, per experiment."""
+    """Show where each experiment stands.
+
+    Trials by state, live workers and running trials, the pace of the last minutes, the
+    best loss, and the time left at that pace.
+    """
     window_s = window_min * 60
     with open_for_reading(mongo=mongo, history=history) as store:
         experiments = ([store.get_experiment(exp_key)] if exp_key
@@ -120,7 +124,10 @@ def status(*, exp_key: str | None, max_evals: int | None, window_min: float,
 @_user_errors
 def history(*, exp_key: str | None, state: str | None, best_n: int | None,
             output_format: str, mongo: str | None, history: Path) -> None:
-    """The experiment's trials: parameters, loss, worker, times, attempts and errors."""
+    """List the trials as a table, CSV or JSON lines.
+
+    Each trial's state, loss, parameters, worker, start, duration, attempts and error.
+    """
     wanted = TrialState[state.upper()] if state else None
     if best_n is not None and wanted not in (None, TrialState.DONE):
         raise click.UsageError(f"--best ranks trials by loss, and {state} trials have "
@@ -150,7 +157,11 @@ def history(*, exp_key: str | None, state: str | None, best_n: int | None,
 @_user_errors
 def best(*, exp_key: str | None, save: Path | None, data_dir: Path | None,
          mongo: str | None, history: Path) -> None:
-    """The best parameters, and per image the scores raw and with them."""
+    """Show the best parameters and their scores per image.
+
+    Every image is read again with no preprocessing and with the best parameters, and
+    both readings are scored; --save writes the parameters for `apply`.
+    """
     with open_for_reading(mongo=mongo, history=history) as store:
         experiment = pick_experiment(store, exp_key)
         trials = store.trials(experiment.exp_key)
@@ -176,7 +187,10 @@ def best(*, exp_key: str | None, save: Path | None, data_dir: Path | None,
 @_store_options
 @_user_errors
 def plot(*, exp_key: str | None, out: Path, mongo: str | None, history: Path) -> None:
-    """Draw each trial's loss in trial order, its trend and the best so far, as PNG."""
+    """Draw the loss of each trial as a PNG figure.
+
+    The losses in trial order, their trend, the best so far, and the failed trials.
+    """
     with open_for_reading(mongo=mongo, history=history) as store:
         experiment = pick_experiment(store, exp_key)
         trials = store.trials(experiment.exp_key)
@@ -194,7 +208,11 @@ def plot(*, exp_key: str | None, out: Path, mongo: str | None, history: Path) ->
 @_user_errors
 def report(*, exp_key: str | None, out: Path, data_dir: Path | None, mongo: str | None,
            history: Path) -> None:
-    """Write one HTML page: best parameters, loss plot, and each image before and after."""
+    """Write a self-contained HTML report of the result.
+
+    The best parameters, the loss figure, and per image the original and the
+    preprocessed image with the OCR text set against the true text.
+    """
     with open_for_reading(mongo=mongo, history=history) as store:
         experiment = pick_experiment(store, exp_key)
         trials = store.trials(experiment.exp_key)
@@ -218,7 +236,11 @@ def report(*, exp_key: str | None, out: Path, data_dir: Path | None, mongo: str 
 @_user_errors
 def apply(*, params_file: Path, images: tuple[Path, ...], engine: str | None,
           lang: str | None, save_preprocessed: Path | None) -> None:
-    """Preprocess images with tuned parameters and print the text Tesseract reads."""
+    """Read images with tuned parameters and print their text.
+
+    Each image is preprocessed with the parameters, as in the search, and read with
+    Tesseract; with several images, each text follows a line naming its file.
+    """
     tuned = load_params(params_file)
     tuned.pipeline()  # check the parameters before starting the engine
     with open_engine(tuned, engine=engine, lang=lang) as ocr:

@@ -90,8 +90,9 @@ def as_table(rows: list[HistoryRow]) -> str:
     body = [_cells(row, columns, table=True) for row in rows]
     # Per column: the loss to 4 decimals, durations to hundredths of a second.
     floats = ["g", "g", ".4f", *["g"] * len(columns), "g", "g", ".2f", "g", "g", "g"]
-    return tabulate(body, headers=[*_FIXED, *columns, *_TRAILING], floatfmt=floats,
-                    missingval="")
+    # A parameter's section above its name halves the width of the widest headers.
+    headers = [*_FIXED, *(c.replace(".", "\n", 1) for c in columns), *_TRAILING]
+    return tabulate(body, headers=headers, floatfmt=floats, missingval="")
 
 
 def as_csv(rows: list[HistoryRow]) -> str:

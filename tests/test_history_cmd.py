@@ -82,9 +82,11 @@ def test_the_table_lists_every_trial_with_its_state_loss_and_parameters(
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert "binarise.method" in lines[0] and "resize.glyph_height_px" in lines[0]
+    # Parameter headers take two lines: the section above the name
+    assert "binarise" in lines[0] and "method" in lines[1]
+    assert "resize" in lines[0] and "glyph_height_px" in lines[1]
     assert "denoise" not in lines[0]  # empty in every trial, so left out of the table
-    body = {int(line.split()[0]): line for line in lines[2:]}
+    body = {int(line.split()[0]): line for line in lines[3:]}
     assert sorted(body) == list(range(7))
     assert f"{real.results[3].loss:.4f}" in body[3] and "mean" in body[3]
     assert "error" in body[2] and "bad parameters" in body[2]
