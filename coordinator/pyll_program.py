@@ -42,12 +42,23 @@ class PyllProgram:
         for node, function in self._steps:
             result = function(*[values[arg] for arg in node.pos_args],
                               **{name: values[arg] for name, arg in node.named_args})
-            if isinstance(result, pyll.Apply):
+            while isinstance(result, pyll.Apply):
                 # Some functions (hyperopt's categorical sampler) return a small graph to
                 # evaluate instead of a value; rec_eval evaluates it there and then.
-                result = pyll.rec_eval(result, memo=values)
+                result = _evaluate_returned(result, values)
             values[node] = result
         return values[self._root]
+
+
+def _evaluate_returned(graph: Any, values: dict[Any, Any]) -> Any:
+    """A graph a function returned: called directly if it is one node on constants."""
+    if graph.name in _LAZY_NODES or not all(isinstance(arg, pyll.Literal)
+                                            for arg in graph.inputs()):
+        return pyll.rec_eval(graph, memo=values)
+    # rec_eval would walk, copy and clean up a memo for this one call; hyperopt makes one
+    # such graph per categorical label per suggestion.
+    return scope._impls[graph.name](*[arg.obj for arg in graph.pos_args],
+                                    **{name: arg.obj for name, arg in graph.named_args})
 
 
 def _rec_eval_order(root: Any, given: set[Any]) -> list[Any]:
