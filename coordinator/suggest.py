@@ -41,7 +41,9 @@ def _never_called(_: object) -> float:
 class Suggester:
     """Asks a hyperopt algorithm for the next configuration of an experiment."""
 
-    def __init__(self, kind: ObjectiveKind, *, algo: str, seed: int) -> None:
+    def __init__(self, kind: ObjectiveKind, *, algo: str, seed: int,
+                 fast_tpe: bool = True) -> None:
+        """``fast_tpe=False`` runs hyperopt's own tpe.suggest, to compare against."""
         try:
             self._suggest = ALGORITHMS[algo]
         except KeyError:
@@ -52,8 +54,8 @@ class Suggester:
         self._params_by_label = _params_by_label(self._space)
         self._domain = hyperopt.base.Domain(_never_called, self._space)
         self._seed = seed
-        self._fast_tpe = FastTpe.create(self._domain) if algo == "tpe" else None
-        if algo == "tpe" and self._fast_tpe is None:
+        self._fast_tpe = FastTpe.create(self._domain) if algo == "tpe" and fast_tpe else None
+        if algo == "tpe" and fast_tpe and self._fast_tpe is None:
             logger.warning("The search space of objective %r builds a TPE graph the fast "
                            "suggester does not recognise; using hyperopt's tpe.suggest, "
                            "which is slower with a long history.", kind.name)

@@ -58,9 +58,7 @@ def _python(value: Any) -> Any:
 
 def plain_tpe(kind: ObjectiveKind, seed: int) -> Suggester:
     """A suggester that calls hyperopt's own tpe.suggest, for comparison."""
-    suggester = Suggester(kind, algo="tpe", seed=seed)
-    suggester._fast_tpe = None
-    return suggester
+    return Suggester(kind, algo="tpe", seed=seed, fast_tpe=False)
 
 
 def random_trials(kind: ObjectiveKind, count: int, *, seed: int, pending: int = 0,
