@@ -39,12 +39,14 @@ Every error names the server by its redacted URI: passwords never reach a messag
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
+from urllib.parse import parse_qsl
 
 from pymongo import ASCENDING, IndexModel, MongoClient, ReturnDocument
 from pymongo.errors import (
@@ -77,6 +79,7 @@ from shared.store.documents import (
     worker_to_document,
 )
 from shared.store.mongo_updates import (
+    applied_finish,
     bson_time,
     expire_update,
     finish_update,
@@ -106,6 +109,12 @@ Clock = Callable[[], datetime]
 # opening one connection may take.
 SERVER_SELECTION_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT_MS = 20_000
+# How long an operation waits for the server's answer. pymongo waits for ever by default,
+# so a server that hangs (frozen, or behind a network that drops packets) would stall the
+# coordinator and every worker without a word; with a limit the wait ends in
+# StoreUnavailableError, which callers log and retry. Every operation here is a small
+# indexed read or a one-document write, answered in milliseconds.
+SOCKET_TIMEOUT_MS = 20_000
 # MongoDB error codes that mean the credentials were refused.
 _AUTH_ERROR_CODES = frozenset({13, 18})
 
@@ -135,7 +144,10 @@ class MongoTrialStore(TrialStore):
     """A ``TrialStore`` in the MongoDB database ``target`` names.
 
     Opening connects and creates the indexes, so an unreachable server raises
-    ``StoreUnavailableError`` here, after ``server_selection_timeout_ms``. One object may
+    ``StoreUnavailableError`` here, after ``server_selection_timeout_ms``. The timeouts and
+    ``retryWrites=false`` are defaults: ``serverSelectionTimeoutMS``, ``connectTimeoutMS``,
+    ``socketTimeoutMS`` or ``retryWrites`` in the URI win over them (None for
+    ``socket_timeout_ms`` waits for ever). One object may
     be shared between threads (pymongo's client is thread-safe). ``clock`` gives the time
     stamped on leases and results; tests pass a fake one.
     """
@@ -147,7 +159,7 @@ class MongoTrialStore(TrialStore):
         clock: Clock = utc_now,
         server_selection_timeout_ms: int = SERVER_SELECTION_TIMEOUT_MS,
         connect_timeout_ms: int = CONNECT_TIMEOUT_MS,
-        socket_timeout_ms: int | None = None,
+        socket_timeout_ms: int | None = SOCKET_TIMEOUT_MS,
     ) -> None:
         self._target = target
         self._clock = clock
@@ -329,8 +341,10 @@ class MongoTrialStore(TrialStore):
     def finish(self, trial: Trial, result: TrialResult) -> Trial:
         target = TrialState.DONE if result.is_ok else TrialState.ERROR
         trial.state.check_transition(target, trial.tid)
-        return self._lease_write(trial, "recording the result of",
-                                 finish_update(trial, result, self._now()))
+        update = finish_update(trial, result, self._now())
+        return self._lease_write(trial, "recording the result of", update,
+                                 applied=functools.partial(applied_finish, trial=trial,
+                                                           update=update))
 
     def release(self, trial: Trial) -> Trial:
         trial.state.check_transition(TrialState.NEW, trial.tid)
@@ -361,12 +375,22 @@ class MongoTrialStore(TrialStore):
 
     def _connect(self, server_selection_timeout_ms: int, connect_timeout_ms: int,
                  socket_timeout_ms: int | None) -> MongoClient[Document]:
+        defaults: dict[str, Any] = {
+            "serverSelectionTimeoutMS": server_selection_timeout_ms,
+            "connectTimeoutMS": connect_timeout_ms,
+            "socketTimeoutMS": socket_timeout_ms,
+            # Callers retry unreachable stores themselves and every lease write is
+            # conditional. pymongo 4.20's own retry of a write whose connection failed adds
+            # a transaction number, which a standalone server refuses with an error.
+            "retryWrites": False,
+        }
+        # pymongo lets keywords override the URI's options; an option the URI sets is the
+        # operator's choice, so only those it leaves out are passed.
+        in_uri = {name.lower() for name, _ in parse_qsl(self._target.uri.partition("?")[2])}
+        chosen = {name: value for name, value in defaults.items() if name.lower() not in in_uri}
         try:
             # tz_aware: datetimes come back as aware UTC, as the documents hold them.
-            return MongoClient(self._target.uri, tz_aware=True,
-                               serverSelectionTimeoutMS=server_selection_timeout_ms,
-                               connectTimeoutMS=connect_timeout_ms,
-                               socketTimeoutMS=socket_timeout_ms)
+            return MongoClient(self._target.uri, tz_aware=True, **chosen)
         except ConfigurationError as err:
             raise ConfigError(
                 f"cannot use the MongoDB URI {self._target.redacted}: "
@@ -415,8 +439,13 @@ class MongoTrialStore(TrialStore):
             f"trial {', '.join(map(str, tids))} of experiment {exp_key!r} is already in "
             f"{self._target.redacted} (or given twice); allocate trial ids with next_tids")
 
-    def _lease_write(self, trial: Trial, action: str, change: Mapping[str, Any]) -> Trial:
-        """Apply ``change`` if ``trial``'s lease still holds; else LeaseLostError."""
+    def _lease_write(self, trial: Trial, action: str, change: Mapping[str, Any], *,
+                     applied: Callable[[Mapping[str, Any]], bool] | None = None) -> Trial:
+        """Apply ``change`` if ``trial``'s lease still holds; else LeaseLostError.
+
+        ``applied`` recognises the stored trial as ``change`` left it, when an earlier try
+        of this very call was applied but its reply lost: that is success, not a lost lease.
+        """
         what = f"trial {trial.tid} of experiment {trial.exp_key!r}"
         held = None
         with self._errors(f"{action} {what}"):
@@ -424,6 +453,10 @@ class MongoTrialStore(TrialStore):
                                                  return_document=ReturnDocument.AFTER)
             if doc is None:
                 held = self._jobs.find_one({"exp_key": trial.exp_key, "tid": trial.tid})
+        if doc is None and held is not None and applied is not None and applied(held):
+            logger.info("An earlier try of %s %s was applied; its reply was lost.", action,
+                        what)
+            doc = held
         if doc is None:
             raise LeaseLostError(lease_lost_message(trial, held))
         return trial_from_document(doc)

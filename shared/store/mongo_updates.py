@@ -50,6 +50,18 @@ def finish_update(trial: Trial, result: TrialResult, now: datetime) -> Update:
             "$inc": {"version": 1}}
 
 
+def applied_finish(held: Mapping[str, Any], trial: Trial, update: Update) -> bool:
+    """True if the stored ``held`` is ``trial`` as ``update`` (a finish) left it.
+
+    Over a network a finish can be applied and its reply lost; the worker's retry then
+    finds its own result in place. Only this lease's holder moves the trial to exactly this
+    version, state and result, so the match cannot be another worker's or the reaper's.
+    """
+    wanted = update["$set"]
+    return (held.get("owner") == trial.owner and held.get("version") == trial.version + 1
+            and held.get("state") == wanted["state"] and held.get("result") == wanted["result"])
+
+
 def requeue_update() -> Update:
     """Back in the queue, nobody's; the new version voids the old lease."""
     return {"$set": {"state": int(TrialState.NEW), "owner": None, "book_time": None,

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import pytest
 from pymongo import MongoClient
 
-from shared.errors import StoreError, StoreUnavailableError
+from shared.errors import LeaseLostError, StoreError, StoreUnavailableError
 from shared.store.mongo import MongoTrialStore
 from shared.store.uri import MongoTarget, parse_mongo_uri
 from shared.trials import TrialResult, TrialState
@@ -258,3 +258,49 @@ def test_a_paused_server_makes_calls_unavailable_and_after_resuming_nothing_is_l
 
     assert reserved is not None
     assert counts[TrialState.NEW] + counts[TrialState.RUNNING] == 5
+
+
+def test_repeating_a_finish_that_was_applied_returns_the_stored_trial(
+        mongo_store: MongoTrialStore) -> None:
+    # Given a trial whose result was recorded
+    mongo_store.ensure_experiment(make_experiment("exp-a"))
+    queue_trials(mongo_store, "exp-a", 1)
+    reserved = mongo_store.reserve("w1", ["exp-a"])
+    assert reserved is not None
+    first = mongo_store.finish(reserved, TrialResult.ok(0.25, details={"cer": 0.25}))
+
+    # When the same lease records the same result again, as a retry after a lost reply
+    again = mongo_store.finish(reserved, TrialResult.ok(0.25, details={"cer": 0.25}))
+
+    # Then it gets the stored trial, recorded once; another result is still refused
+    assert again == first == mongo_store.trials("exp-a")[0]
+    with pytest.raises(LeaseLostError):
+        mongo_store.finish(reserved, TrialResult.ok(0.5))
+
+
+def test_a_finish_whose_reply_was_lost_in_a_pause_succeeds_when_retried() -> None:
+    # Given a reserved trial and a store that waits 0.5 s for an answer
+    with StandinServer() as standin:
+        target = parse_mongo_uri(f"{standin.uri}/lost_reply")
+        with MongoTrialStore(target, server_selection_timeout_ms=2_000,
+                             socket_timeout_ms=500) as store:
+            store.ensure_experiment(make_experiment("exp-a"))
+            queue_trials(store, "exp-a", 1)
+            reserved = store.reserve("w1", ["exp-a"])
+            assert reserved is not None
+            record = functools.partial(store.finish, reserved, TrialResult.ok(0.25))
+
+            # When the result is sent while the server is paused (it arrives, the reply
+            # does not) and sent again once the server is back
+            standin.pause()
+            try:
+                with pytest.raises(StoreUnavailableError):
+                    record()
+            finally:
+                standin.resume()
+            finished = _until_reachable(record)
+
+            # Then the retry succeeds and the trial was recorded once
+            assert finished == store.trials("exp-a")[0]
+    assert (finished.state, finished.version, finished.loss) == (
+        TrialState.DONE, reserved.version + 1, 0.25)
