@@ -139,10 +139,12 @@ class Worker:
 
     def _record(self, trial: Trial, result: TrialResult) -> None:
         try:
-            # Retry through an outage for as long as the lease could still be ours.
+            # Retry through an outage however long it lasts: the write is conditional on the
+            # lease, so a late one either lands (the coordinator was cut off too and did not
+            # requeue the trial) or fails with LeaseLostError. Only a stop request ends it.
             retry_unavailable(lambda: self._store.finish(trial, result),
                               what=f"recording trial {trial.exp_key}/{trial.tid}",
-                              give_up_after_s=self._settings.lease_timeout_s)
+                              stop=self._stop)
         except LeaseLostError:
             logger.info("Worker %s: trial %s/%s was already recorded or requeued; keeping "
                         "the stored result.", self.worker_id, trial.exp_key, trial.tid)
