@@ -14,6 +14,7 @@ import pytest
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo.write_concern import WriteConcern
 
 from tests.standin import StandinServer
 from tests.standin.process import REPO_ROOT
@@ -190,6 +191,20 @@ def test_collections_and_databases_can_be_listed_deleted_from_and_dropped(
     assert db.name in client.list_database_names()
     client.drop_database(db.name)
     assert db.name not in client.list_database_names()
+
+
+def test_an_unacknowledged_write_is_applied_without_a_reply(
+        db: Database[dict[str, Any]]) -> None:
+    # Given a collection written with w=0, where the client waits for no reply
+    unacknowledged = db.get_collection("jobs", write_concern=WriteConcern(w=0))
+
+    # When documents are inserted that way
+    first = unacknowledged.insert_one({"tid": 0})
+    unacknowledged.insert_one({"tid": 1})
+
+    # Then they are stored all the same, and the connection still serves what follows
+    assert not first.acknowledged
+    assert sorted(d["tid"] for d in db.jobs.find()) == [0, 1]
 
 
 def test_an_unknown_command_is_refused_naming_the_stand_in(

@@ -24,11 +24,13 @@ Commands it answers
     (code 115) naming them. Query and update operators are whatever mongomock implements.
 
 What it does not do
-    No authentication, TLS, compression, replica sets, transactions, retryable writes,
-    change streams or write concerns beyond "acknowledged". Index options other than
-    ``unique`` and ``sparse`` are refused. Query plans, performance and memory limits are
-    nothing like MongoDB's. Data lives in memory; it is written to the state file only
-    when the process stops on SIGTERM or SIGINT, so SIGKILL loses everything since start.
+    No authentication, TLS, compression, replica sets, transactions, retryable writes or
+    change streams. Read and write concerns are ignored: every write is applied at once,
+    in memory (an unacknowledged, w=0 write is applied and gets no reply, as on MongoDB).
+    Index options other than ``unique`` and ``sparse`` are refused. Query plans,
+    performance and memory limits are nothing like MongoDB's. Data lives in memory; it is
+    written to the state file only when the process stops on SIGTERM or SIGINT, so SIGKILL
+    loses everything since the last start.
 
 Running it
     ``python -m tests.standin --port P [--state-file F]`` prints

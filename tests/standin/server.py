@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mockupdb import CommandBase, MockupDB
+from mockupdb import OP_MSG_FLAGS, CommandBase, MockupDB, OpMsg
 
 from tests.standin.commands import Executor
 from tests.standin.state import load_state, save_state
@@ -62,7 +62,10 @@ class WireServer:
                 # Saved already: a command run now would be lost, so refuse it unanswered;
                 # the client sees a dropped connection, as with a real server going down.
                 return bool(request.hangup())
-            return bool(request.replies(self._reply_to(request)))
+            reply = self._reply_to(request)
+            if isinstance(request, OpMsg) and request.flags & OP_MSG_FLAGS["moreToCome"]:
+                return True  # an unacknowledged write (w=0): the client awaits no reply
+            return bool(request.replies(reply))
 
     def _reply_to(self, request: Any) -> dict[str, Any]:
         if not isinstance(request, CommandBase):
