@@ -205,14 +205,17 @@ def test_fast_tpe_keeps_hyperopts_default_settings() -> None:
             settings.gamma, settings.good_cap) == (1.0, 20, 24, 0.25, 25)
 
 
+@pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("lpdf", ["GMM1_lpdf", "LGMM1_lpdf"])
-def test_vectorised_quantised_densities_equal_hyperopts_bit_for_bit(lpdf: str) -> None:
-    # given a mixture of many components and candidates with repeats
-    rng = np.random.default_rng(7)
-    components = 500
+def test_vectorised_quantised_densities_equal_hyperopts_bit_for_bit(lpdf: str, seed: int
+                                                                     ) -> None:
+    # given a mixture of many components, wide and narrow (narrow ones far from a
+    # candidate are left out of the sum), and candidates with repeats
+    rng = np.random.default_rng(seed)
+    components = 800
     low, high = (np.log(2.0), np.log(60.0)) if lpdf == "LGMM1_lpdf" else (2.0, 60.0)
     mus = rng.uniform(low, high, components)
-    sigmas = rng.uniform(0.01, high - low, components)
+    sigmas = (high - low) * np.exp(rng.uniform(-8, 0, components))
     weights = rng.random(components)
     weights /= weights.sum()
     samples = np.round(rng.uniform(2, 60, 24))
