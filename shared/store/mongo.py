@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -52,10 +52,7 @@ from pymongo import ASCENDING, IndexModel, MongoClient, ReturnDocument
 from pymongo.errors import (
     BulkWriteError,
     ConfigurationError,
-    ConnectionFailure,
     DuplicateKeyError,
-    OperationFailure,
-    PyMongoError,
 )
 
 from shared.errors import (
@@ -64,7 +61,6 @@ from shared.errors import (
     IllegalTransitionError,
     LeaseLostError,
     StoreError,
-    StoreUnavailableError,
     UnknownExperimentError,
 )
 from shared.store.base import TrialStore
@@ -78,6 +74,7 @@ from shared.store.documents import (
     worker_from_document,
     worker_to_document,
 )
+from shared.store.mongo_errors import store_errors
 from shared.store.mongo_updates import (
     applied_finish,
     bson_time,
@@ -115,8 +112,6 @@ CONNECT_TIMEOUT_MS = 20_000
 # StoreUnavailableError, which callers log and retry. Every operation here is a small
 # indexed read or a one-document write, answered in milliseconds.
 SOCKET_TIMEOUT_MS = 20_000
-# MongoDB error codes that mean the credentials were refused.
-_AUTH_ERROR_CODES = frozenset({13, 18})
 
 _INDEXES: dict[str, list[IndexModel]] = {
     "jobs": [
@@ -402,30 +397,8 @@ class MongoTrialStore(TrialStore):
             raise ValueError(f"the store's clock gave {now}, a time without a time zone")
         return bson_time(now)
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        """Turn pymongo's errors into the store's, naming the server by its redacted URI."""
-        where = self._target.redacted
-        try:
-            yield
-        except ConnectionFailure as err:
-            raise StoreUnavailableError(
-                f"MongoDB at {where} could not be reached while {action} "
-                f"({type(err).__name__}: {self._brief(err)}); check that the server runs and "
-                "that the URI's hosts and ports are right, then retry") from err
-        except OperationFailure as err:
-            hint = ("check the user, password and authSource in the URI"
-                    if err.code in _AUTH_ERROR_CODES else "see the server's log")
-            raise StoreError(f"MongoDB at {where} refused {action} (code {err.code}: "
-                             f"{self._brief(err)}); {hint}") from err
-        except PyMongoError as err:
-            raise StoreError(f"MongoDB at {where} failed while {action} "
-                             f"({type(err).__name__}: {self._brief(err)})") from err
-
-    def _brief(self, err: PyMongoError) -> str:
-        """The first part of pymongo's message: it appends whole topology descriptions."""
-        message = self._target.scrub(str(err)).split(", full error:")[0]
-        return message if len(message) <= 300 else message[:300] + "..."
+    def _errors(self, action: str) -> AbstractContextManager[None]:
+        return store_errors(self._target, action)
 
     def _refuse_taken_tids(self, exp_key: str, tids: list[int]) -> None:
         repeated = sorted({tid for tid in tids if tids.count(tid) > 1})
