@@ -71,10 +71,14 @@ def cli(log_level: str) -> None:
 @click.option("--trial-timeout", "trial_timeout_s", type=click.FloatRange(min=1),
               envvar="OCRTUNE_TRIAL_TIMEOUT_S",
               help="Local run: seconds after which a trial is stopped and failed.")
+@click.option("--no-worker-warning", "no_worker_warning_s", type=click.FloatRange(min=1),
+              default=defaults.NO_WORKER_WARNING_S, envvar="OCRTUNE_NO_WORKER_WARNING_S",
+              show_default=True,
+              help="Seconds trials may wait with no live worker before a warning says so.")
 def run(*, data_dir: Path, max_evals: int, exp_key: str | None, algo: str, seed: int,
         engine: str, lang: str, mongo: str | None, history: Path, workers: int,
         queue_per_worker: int, lease_timeout_s: float, max_attempts: int,
-        trial_timeout_s: float | None) -> None:
+        trial_timeout_s: float | None, no_worker_warning_s: float) -> None:
     """Search for the best preprocessing; run again to resume where it stopped."""
     request = RunRequest(data_dir=data_dir, exp_key=exp_key, algo=algo, seed=seed,
                          engine=engine, lang=lang, mongo=mongo, history=history,
@@ -82,7 +86,8 @@ def run(*, data_dir: Path, max_evals: int, exp_key: str | None, algo: str, seed:
     stop = stop_on_signals("the search stops; run the same command again to resume")
     try:
         settings = SearchSettings(max_evals=max_evals, queue_per_worker=queue_per_worker,
-                                  lease_timeout_s=lease_timeout_s, max_attempts=max_attempts)
+                                  lease_timeout_s=lease_timeout_s, max_attempts=max_attempts,
+                                  no_worker_warning_s=no_worker_warning_s)
         progress = SearchProgress(exp_key=request.key)
         with logging_redirect_tqdm():
             try:
