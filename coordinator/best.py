@@ -55,7 +55,14 @@ def experiment_dataset(experiment: Experiment, *, data_dir: Path | None = None) 
         raise ObjectiveError(f"experiment {experiment.exp_key!r} evaluates {spec.name!r}; "
                              "only OCR experiments have images to compare")
     folder = data_dir or OcrSettings.from_json(spec.settings).data_dir
-    dataset = load_dataset(folder)
+    try:
+        dataset = load_dataset(folder)
+    except DatasetError as err:
+        if data_dir is not None:
+            raise
+        raise DatasetError(f"{err}. Experiment {experiment.exp_key!r} was searched on "
+                           f"{folder}; if its dataset is elsewhere on this machine, pass "
+                           "--data-dir") from err
     if dataset.fingerprint != spec.fingerprint:
         raise DatasetError(f"the dataset in {folder} differs from experiment "
                            f"{experiment.exp_key!r}'s (fingerprint {dataset.fingerprint[:12]} "

@@ -112,7 +112,7 @@ def status(*, exp_key: str | None, max_evals: int | None, window_min: float,
     click.echo("\n\n".join(blocks))
 
 
-@cli.command()
+@cli.command("history")
 @_exp_key_option
 @click.option("--state", type=click.Choice([s.name.lower() for s in TrialState]),
               help="Only the trials in this state.")
@@ -122,7 +122,7 @@ def status(*, exp_key: str | None, max_evals: int | None, window_min: float,
               default="table", show_default=True, help="How to write the trials.")
 @_store_options
 @_user_errors
-def history(*, exp_key: str | None, state: str | None, best_n: int | None,
+def history_command(*, exp_key: str | None, state: str | None, best_n: int | None,
             output_format: str, mongo: str | None, history: Path) -> None:
     """List the trials as a table, CSV or JSON lines.
 

@@ -28,6 +28,7 @@ from coordinator.text_diff import Segment, changed_words, word_diff
 from shared.dataset import Dataset
 from shared.errors import ConfigError, DatasetError
 from shared.jsontypes import JsonValue
+from shared.ocr_objective import total_loss
 from shared.pipeline import GrayImage, apply_pipeline
 from shared.scoring import ImageScore
 from shared.trials import Experiment, Trial, TrialState
@@ -84,8 +85,8 @@ def build_report(experiment: Experiment, trials: list[Trial], *,
                      for state in TrialState),
         plot_png=_base64(png_bytes(figure)),
         images=_sections(dataset, tuned, comparisons),
-        loss_raw=sum(1 - c.before.similarity for c in comparisons),
-        loss_best=sum(1 - c.after.similarity for c in comparisons),
+        loss_raw=total_loss(tuple(c.before for c in comparisons)),
+        loss_best=total_loss(tuple(c.after for c in comparisons)),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,12 @@ import pytest
 from coordinator.best import NoResultError, best_trial
 from coordinator.params_file import PARAMS_FORMAT, TunedParams, load_params
 from shared.errors import ParamsError
-from shared.trials import Trial, TrialResult, TrialState
+from shared.store.sqlite import SqliteTrialStore
+from shared.trials import Experiment, NewTrial, Trial, TrialResult, TrialState
 from tests.conftest import MakeDataset
 from tests.real_history import (
     BEST_TID,
+    DATA_DIR,
     EMPTY_KEY,
     EVALUATED,
     EXP_KEY,
@@ -21,6 +24,7 @@ from tests.real_history import (
     RealHistory,
     invoke,
     real_history,
+    sample_spec,
 )
 
 SAMPLE_NAMES = ("austen_pride_and_prejudice", "bronte_jane_eyre", "carroll_alice",
@@ -171,3 +175,28 @@ def test_best_on_an_unreachable_database_is_an_error() -> None:
 
     assert result.exit_code == 1
     assert "could not be reached" in result.output
+
+
+@pytest.mark.slow
+def test_a_dataset_that_moved_is_found_again_with_data_dir(real: RealHistory,
+                                                            tmp_path: Path) -> None:
+    # Given an experiment recorded as searched on a folder that is not there any more
+    spec = sample_spec()
+    moved = replace(spec, settings={**spec.settings, "data_dir": str(tmp_path / "gone")})
+    history = tmp_path / "moved.sqlite"
+    with SqliteTrialStore(history) as store:
+        store.ensure_experiment(Experiment(exp_key="moved", objective=moved))
+        store.enqueue("moved", [NewTrial(0, EVALUATED[BEST_TID], {})])
+        reserved = store.reserve("w", ["moved"])
+        assert reserved is not None
+        store.finish(reserved, real.results[BEST_TID])
+
+    # When the best is asked for without and then with --data-dir
+    lost = invoke("best", "--history", history)
+    found = invoke("best", "--history", history, "--data-dir", DATA_DIR)
+
+    # Then the first says where it looked and what to pass; the second compares the images
+    assert lost.exit_code == 1
+    assert str(tmp_path / "gone") in lost.output and "pass --data-dir" in lost.output
+    assert found.exit_code == 0, found.output
+    assert "total loss" in found.stdout
