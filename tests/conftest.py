@@ -15,7 +15,13 @@ from numpy.typing import NDArray
 from shared.errors import ConfigError
 from shared.store.uri import MongoTarget, parse_mongo_uri
 from tests.standin import StandinServer
-from tests.standin.plan import MONGO_URI_ENV, MongoPlan, drop_databases, plan_mongo
+from tests.standin.plan import (
+    MONGO_URI_ENV,
+    MongoPlan,
+    check_reachable,
+    drop_databases,
+    plan_mongo,
+)
 
 # Line height of rendered test text, in pixels: glyphs about 30 px tall, well inside the
 # size Tesseract reads best, so a failed read points at the code, not at the picture.
@@ -89,6 +95,7 @@ def mongo_server(pytestconfig: pytest.Config) -> Iterator[MongoTarget]:
     """The session's MongoDB server; the stand-in is started when a test first needs it."""
     plan = pytestconfig.stash[_MONGO_PLAN]
     if plan.real is not None:
+        check_reachable(plan.real)
         yield plan.real
         drop_databases(plan.real, prefix=plan.database_prefix)
         return

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field, replace
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from shared.errors import ConfigError, StoreError
+from shared.errors import ConfigError, StoreError, StoreUnavailableError
 from shared.store.uri import MongoTarget, parse_mongo_uri
 from tests.standin.server import LOOPBACK
 
 MONGO_URI_ENV = "OCRTUNE_TEST_MONGO_URI"
-# Dropping a test database is cleanup: wait for the server, but not for ever.
+# Checking the real server and dropping test databases: wait for it, but not for ever.
 _CLEANUP_TIMEOUT_MS = 10_000
 
 
@@ -65,6 +65,22 @@ def _free_loopback_port() -> int:
         probe.bind((LOOPBACK, 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def check_reachable(server: MongoTarget) -> None:
+    """Raise StoreUnavailableError now, once, rather than in every test, if ``server``
+    does not answer."""
+    client: MongoClient[dict[str, object]] = MongoClient(
+        server.uri, serverSelectionTimeoutMS=_CLEANUP_TIMEOUT_MS)
+    try:
+        client.admin.command("ping")
+    except PyMongoError as err:
+        raise StoreUnavailableError(
+            f"{MONGO_URI_ENV} names {server.redacted}, which does not answer "
+            f"({server.scrub(str(err))[:300]}); start it, or unset {MONGO_URI_ENV} to use "
+            "the stand-in") from err
+    finally:
+        client.close()
 
 
 def drop_databases(server: MongoTarget, names: list[str] | None = None, *,
