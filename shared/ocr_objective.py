@@ -27,10 +27,9 @@ from shared.errors import ObjectiveError, OcrTuneError, ParamsError
 from shared.jsontypes import JsonObject
 from shared.objective import Objective, ObjectiveKind, check_compatible
 from shared.ocr import DEFAULT_ENGINE, DEFAULT_LANG, OcrEngine, make_engine
-from shared.params import PipelineParams
+from shared.params import SPACE_VERSION, PipelineParams
 from shared.pipeline import apply_pipeline
 from shared.scoring import ImageScore
-from shared.space import SPACE_VERSION, build_space, plain_params
 from shared.trials import ObjectiveSpec, TrialResult
 
 logger = logging.getLogger(__name__)
@@ -159,10 +158,16 @@ class OcrObjectiveKind:
     def space_version(self) -> str:
         return SPACE_VERSION
 
+    # The space needs hyperopt (about 90 MB resident with what it imports); only the
+    # coordinator uses it, so workers never load it.
     def space(self) -> Any:
+        from shared.space import build_space  # noqa: PLC0415
+
         return build_space()
 
     def plain_params(self, sample: Mapping[str, Any]) -> JsonObject:
+        from shared.space import plain_params  # noqa: PLC0415
+
         return plain_params(sample)
 
     def load(self, spec: ObjectiveSpec, *, data_dir_override: Path | None = None

@@ -16,6 +16,11 @@ from typing import Any
 from shared.errors import ParamsError
 from shared.jsontypes import JsonObject
 
+# Changes whenever the space's labels, bounds or the meaning of a sample change: trials
+# recorded under another version cannot seed hyperopt's history for this one. Kept here,
+# beside the bounds, so that workers can check it without importing hyperopt.
+SPACE_VERSION = "ocr-space-1"
+
 # Median glyph height, in pixels, that the resize step scales each image to. Tesseract's
 # documentation puts its best accuracy at an x-height of about 20 px and says it falls off
 # below 10 px; its LSTM recogniser scales each text line to a fixed height anyway, so taller

@@ -35,15 +35,14 @@ from shared.params import (
     GLYPH_HEIGHT_PX,
     MORPH_KERNEL_PX,
     SEARCH_WINDOW_PX,
+    SPACE_VERSION,
     TEMPLATE_WINDOW_PX,
     THRESHOLD_C,
     PipelineParams,
     ThresholdMethod,
 )
 
-# Changes whenever the space's labels, bounds or the meaning of a sample change: trials
-# recorded under another version cannot seed hyperopt's history for this one.
-SPACE_VERSION = "ocr-space-1"
+__all__ = ["SPACE_VERSION", "build_space", "plain_params"]
 
 _SECTIONS = ("resize", "binarise", "denoise")
 _MORPH_FIELDS = ("erode_kernel", "dilate_kernel")
