@@ -86,6 +86,9 @@ class Search:
             self._warn_if_no_workers(snapshot)
 
             self._stop.wait(self._settings.poll_interval_s)
+        # Trials that finished after the take-in above were counted in the snapshot: take
+        # them in too, or the best could miss the last ones.
+        self._take_in_finished()
         return SearchOutcome(snapshot, self.best(), not self._stop.is_set()
                              or snapshot.finished >= self._settings.max_evals)
 
