@@ -109,6 +109,8 @@ def _print_result(result: RunResult) -> None:
     click.echo(f"Experiment {result.experiment.exp_key}: {snapshot.finished} trials "
                f"finished, {snapshot.failed} failed, {snapshot.reused} reused.")
     if outcome.best is None:
+        if not outcome.completed:
+            return  # stopped before any trial succeeded; the caller says how to resume
         raise click.ClickException("every trial failed, so there is no best configuration; "
                                    "see the errors with `coordinator history --state error`")
     click.echo(f"Best loss {outcome.best.loss:.4f} (trial {outcome.best.tid}); parameters:")
