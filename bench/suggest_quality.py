@@ -3,8 +3,9 @@
 Both search the OCR space scored by ``synthetic_loss``, one trial at a time, with the same
 seeds. They do not take the same path (fmin draws each trial's seed from its own
 generator; the coordinator derives it from the experiment's seed and the trial id), so
-they are compared over several seeds. Our loop is also run with hyperopt's tpe.suggest in
-place of the fast one, which must give the very same suggestions.
+they are compared over several seeds. Two checks that the fast TPE is hyperopt's: our
+loop with hyperopt's tpe.suggest in place of the fast one must suggest the very same
+trials, and our loop fed the per-trial seeds fmin draws must retrace fmin's search.
 """
 
 from __future__ import annotations
@@ -52,9 +53,23 @@ class SearchRun:
         return len(self.configs) - len(set(self.configs))
 
 
-def our_search(seed: int, trials: int, *, fast: bool = True) -> SearchRun:
+class FminSeededSuggester(Suggester):
+    """Our suggester given, for each trial, the seed fmin would pass to tpe.suggest."""
+
+    def __init__(self, seed: int, trials: int) -> None:
+        super().__init__(SYNTHETIC_OCR, algo="tpe", seed=seed)
+        # fmin draws one seed per trial from its generator, in trial order.
+        draws = np.random.default_rng(seed)
+        self._seeds = [int(draws.integers(2**31 - 1)) for _ in range(trials)]
+
+    def seed_for(self, tid: int) -> int:
+        return self._seeds[tid]
+
+
+def our_search(seed: int, trials: int, *, fast: bool = True,
+               suggester: Suggester | None = None) -> SearchRun:
     """The coordinator's suggester, one trial at a time, each scored before the next."""
-    suggester = Suggester(SYNTHETIC_OCR, algo="tpe", seed=seed, fast_tpe=fast)
+    suggester = suggester or Suggester(SYNTHETIC_OCR, algo="tpe", seed=seed, fast_tpe=fast)
     history = HyperoptHistory()
     losses, configs = [], []
     for tid in range(trials):
@@ -88,6 +103,7 @@ class QualityResult:
     plain: list[SearchRun]
     same_path_trials: int  # trials of seed 0 compared between fast and hyperopt's TPE
     same_path_equal: int  # of which the suggestions were identical
+    fmin_retraced: int  # seeds on which ours, fed fmin's seeds, suggested what fmin did
 
 
 def compare_quality(seeds: tuple[int, ...], trials: int, same_path_trials: int
@@ -97,7 +113,10 @@ def compare_quality(seeds: tuple[int, ...], trials: int, same_path_trials: int
     reference = our_search(seeds[0], same_path_trials, fast=False)
     fast = our_search(seeds[0], same_path_trials)
     equal = sum(a == b for a, b in zip(fast.configs, reference.configs, strict=True))
-    return QualityResult(ours, plain, same_path_trials, equal)
+    retraced = sum(
+        our_search(seed, trials, suggester=FminSeededSuggester(seed, trials)) == run
+        for seed, run in zip(seeds, plain, strict=True))
+    return QualityResult(ours, plain, same_path_trials, equal, retraced)
 
 
 @dataclass(frozen=True)
