@@ -124,6 +124,7 @@ class ReuseResult:
     """A real search (coordinator, SQLite store, one local worker) and what it reused."""
 
     trials: int
+    repeats: int  # trials whose configuration an earlier trial had
     reused: int  # trials the store records as reusing an earlier result
     reused_in_status: int  # what the search's status line said
     evaluated: int
@@ -146,5 +147,6 @@ def search_with_reuse(trials: int, *, seed: int = 0) -> ReuseResult:
         seconds = time.perf_counter() - started
         stored = store.trials("bench-reuse")
     reused = sum(1 for trial in stored if trial.reused_from is not None)
-    return ReuseResult(len(stored), reused, outcome.snapshot.reused, len(stored) - reused,
-                       seconds)
+    repeats = len(stored) - len({trial.config_key for trial in stored})
+    return ReuseResult(len(stored), repeats, reused, outcome.snapshot.reused,
+                       len(stored) - reused, seconds)

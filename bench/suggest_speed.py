@@ -151,9 +151,10 @@ def repeats_table(result: QualityResult, reuse: ReuseResult) -> str:
              sum(run.repeats for run in result.ours), len(result.ours) * trials, "-"),
             (f"quality runs, fmin ({len(result.plain)} x {trials} trials)",
              sum(run.repeats for run in result.plain), len(result.plain) * trials, "-"),
-            ("local search (coordinator + 1 worker, SQLite)", reuse.reused, reuse.trials,
-             f"{reuse.reused} reused, status said {reuse.reused_in_status}; "
-             f"{reuse.evaluated} evaluated; {reuse.trials / reuse.seconds:.1f} trials/s")]
+            ("local search (coordinator + 1 worker, SQLite)", reuse.repeats, reuse.trials,
+             f"{reuse.reused} reused (status said {reuse.reused_in_status}), "
+             f"{reuse.repeats - reuse.reused} evaluated again (the first still pending); "
+             f"{reuse.evaluated} evaluations; {reuse.trials / reuse.seconds:.1f} trials/s")]
     return tabulate(rows, headers=["search", "repeated configurations", "trials",
                                    "what the search did"], tablefmt="github")
 
