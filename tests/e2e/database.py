@@ -8,6 +8,7 @@ would write, through pymongo itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,14 +52,13 @@ def open_store(target: MongoTarget) -> MongoTrialStore:
 
 
 def create_ocr_experiment(store: MongoTrialStore, exp_key: str, data_dir: Path, *,
-                          engine: str = "tesserocr", version: str | None = None
-                          ) -> Experiment:
-    """An OCR experiment as the coordinator would create it; ``version`` overrides the
-    objective version (an experiment made by another release)."""
+                          engine: str = "tesserocr", version: str | None = None,
+                          space_version: str | None = None) -> Experiment:
+    """An OCR experiment as the coordinator would create it; ``version`` and
+    ``space_version`` override the spec's (an experiment made by another release)."""
     spec = ocr_spec(data_dir, engine=engine)
-    if version is not None:
-        spec = type(spec)(name=spec.name, version=version, space_version=spec.space_version,
-                          fingerprint=spec.fingerprint, settings=spec.settings)
+    spec = replace(spec, version=version or spec.version,
+                   space_version=space_version or spec.space_version)
     return store.ensure_experiment(Experiment(exp_key=exp_key, objective=spec,
                                               created_at=datetime.now(UTC)))
 

@@ -6,10 +6,12 @@ The tests use this to find what a program left behind: an evaluation process, or
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 PROC = Path("/proc")
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 # States of a process that has ended but not been reaped (zombie) or is being torn down.
 _DEAD_STATES = frozenset({"Z", "X", "x"})
 
@@ -24,6 +26,7 @@ class ProcessInfo:
     ppid: int
     pgid: int
     sid: int
+    cpu_s: float  # processor time used so far, user and system
 
     @property
     def alive(self) -> bool:
@@ -39,8 +42,11 @@ def read_process(pid: int) -> ProcessInfo | None:
     # The command name is in parentheses and may itself hold spaces or parentheses.
     head, _, rest = stat.rpartition(")")
     name = head.partition("(")[2]
-    state, ppid, pgid, sid = rest.split()[:4]
-    return ProcessInfo(pid, name, state, int(ppid), int(pgid), int(sid))
+    fields = rest.split()
+    state, ppid, pgid, sid = fields[:4]
+    user_ticks, system_ticks = int(fields[11]), int(fields[12])
+    return ProcessInfo(pid, name, state, int(ppid), int(pgid), int(sid),
+                       (user_ticks + system_ticks) / _TICKS_PER_S)
 
 
 def all_processes() -> list[ProcessInfo]:
