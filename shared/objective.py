@@ -73,6 +73,7 @@ class ObjectiveKind(Protocol):
 # only pays for the libraries of the objectives it evaluates.
 _KINDS: dict[str, str] = {
     "ocr": "shared.ocr_objective:OCR_OBJECTIVE",
+    "sklearn": "shared.sklearn_objective:SKLEARN_OBJECTIVE",
 }
 
 
