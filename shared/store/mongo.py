@@ -69,6 +69,7 @@ from shared.store.documents import (
     experiment_from_document,
     experiment_to_document,
     new_trial_document,
+    result_to_document,
     reused_trial_document,
     trial_from_document,
     worker_from_document,
@@ -318,12 +319,20 @@ class MongoTrialStore(TrialStore):
             if not exp_keys:
                 return None
             query["exp_key"] = {"$in": list(exp_keys)}
-        with self._errors(f"reserving a trial for worker {worker_id!r}"):
-            doc = self._jobs.find_one_and_update(
-                query, reserve_update(worker_id, self._now()),
-                sort=[("tid", ASCENDING), ("exp_key", ASCENDING)],
-                return_document=ReturnDocument.AFTER)
-        return None if doc is None else trial_from_document(doc)
+        while True:
+            with self._errors(f"reserving a trial for worker {worker_id!r}"):
+                doc = self._jobs.find_one_and_update(
+                    query, reserve_update(worker_id, self._now()),
+                    sort=[("tid", ASCENDING), ("exp_key", ASCENDING)],
+                    return_document=ReturnDocument.AFTER)
+            if doc is None:
+                return None
+            try:
+                return trial_from_document(doc)
+            except StoreError as err:
+                # A job no release of ours wrote (edited by hand, hyperopt's own): failed
+                # with the reason, so that it stops no worker and is not reserved again.
+                self._fail_unreadable(doc, str(err))
 
     def heartbeat(self, trial: Trial) -> Trial:
         if trial.state is not TrialState.RUNNING:
@@ -411,6 +420,16 @@ class MongoTrialStore(TrialStore):
         return StoreError(
             f"trial {', '.join(map(str, tids))} of experiment {exp_key!r} is already in "
             f"{self._target.redacted} (or given twice); allocate trial ids with next_tids")
+
+    def _fail_unreadable(self, doc: Document, reason: str) -> None:
+        """Record a FAIL on a job just reserved whose document is not a trial."""
+        logger.error("%s. It is failed instead of evaluated.", reason)
+        failure = {"$set": {"state": int(TrialState.ERROR), "end_time": self._now(),
+                            "result": result_to_document(TrialResult.failed(reason))},
+                   "$inc": {"version": 1}}
+        with self._errors(f"failing an unreadable job of experiment {doc.get('exp_key')!r}"):
+            self._jobs.update_one({"_id": doc["_id"], "owner": doc["owner"],
+                                   "version": doc["version"]}, failure)
 
     def _lease_write(self, trial: Trial, action: str, change: Mapping[str, Any], *,
                      applied: Callable[[Mapping[str, Any]], bool] | None = None) -> Trial:
