@@ -7,11 +7,18 @@ import contextlib
 import re
 import signal
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from shared.store.mongo import MongoTrialStore
 from shared.trials import Trial, TrialState
 from tests.e2e.database import running_trial_of
-from tests.e2e.programs import LEASE_TIMEOUT_S, Launcher, Program, wait_for_exits
+from tests.e2e.programs import (
+    LEASE_TIMEOUT_S,
+    SAMPLE_DATA,
+    Launcher,
+    Program,
+    wait_for_exits,
+)
 from tests.e2e.waiting import wait_until
 
 # The search's seed. Suggestions depend only on the seed and the trial id for TPE's first
@@ -25,7 +32,8 @@ RUN_TIMEOUT_S = 180.0
 
 
 def start_search(launcher: Launcher, store: MongoTrialStore, *, exp_key: str,
-                 max_evals: int, workers: int, coordinator_options: Sequence[str] = (),
+                 max_evals: int, workers: int, data_dir: Path = SAMPLE_DATA,
+                 coordinator_options: Sequence[str] = (),
                  worker_options: Sequence[str] = (),
                  lease_timeout_s: float = LEASE_TIMEOUT_S) -> tuple[Program, list[Program]]:
     """A coordinator, and once it has created the experiment, ``workers`` workers for it.
@@ -34,7 +42,7 @@ def start_search(launcher: Launcher, store: MongoTrialStore, *, exp_key: str,
     experiment again only every 10 s (``EXPERIMENTS_REFRESH_S``).
     """
     coordinator = launcher.coordinator(
-        exp_key=exp_key, max_evals=max_evals, lease_timeout_s=lease_timeout_s,
+        exp_key=exp_key, max_evals=max_evals, data_dir=data_dir, lease_timeout_s=lease_timeout_s,
         options=["--seed", str(SEED), *coordinator_options])
     wait_until(lambda: exp_key in {e.exp_key for e in store.list_experiments()},
                what=f"the coordinator to create experiment {exp_key!r}",

@@ -13,7 +13,7 @@ T = TypeVar("T")
 POLL_S = 0.1
 
 
-def wait_until(condition: Callable[[], T], *, what: str, timeout_s: float,
+def wait_until(condition: Callable[[], T | None], *, what: str, timeout_s: float,
                watch: Sequence[Program] = ()) -> T:
     """Poll ``condition`` until it gives a true value, and return that value.
 
