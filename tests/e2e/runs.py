@@ -91,10 +91,16 @@ def finished_lines(workers: Sequence[Program], exp_key: str) -> list[int]:
 
 def assert_every_trial_done_once(store: MongoTrialStore, exp_key: str, max_evals: int,
                                  workers: Sequence[Program]) -> list[Trial]:
-    """Exactly trials 0..max_evals-1 exist, each DONE with a loss, and each evaluated one
-    (a reused result is recorded by the coordinator, the others by one worker once)."""
+    """Exactly ``max_evals`` trials exist, with distinct tids, each DONE with a loss and
+    evaluated once (a reused result is recorded by the coordinator, the others by one
+    worker once).
+
+    Tids may skip a number: a coordinator killed between allocating a tid and queueing
+    its trial leaves that tid unused, which the store's contract allows.
+    """
     trials = store.trials(exp_key)
-    assert [t.tid for t in trials] == list(range(max_evals))
+    tids = [t.tid for t in trials]
+    assert len(set(tids)) == len(tids) == max_evals
     assert [t.state for t in trials] == [TrialState.DONE] * max_evals
     assert all(t.result is not None and t.result.is_ok and t.loss is not None
                for t in trials)

@@ -67,7 +67,7 @@ def test_a_trial_of_a_killed_worker_is_requeued_and_finished_by_the_other(
     assert (requeued.state, requeued.attempts) == (TrialState.DONE, 2)
     assert requeued.owner == survivor.worker_id
     assert f"Trial kill/{orphan.tid}: its worker stopped beating" in coordinator.log()
-    assert_every_trial_done_once(store, "kill", MAX_EVALS, [survivor])
+    assert_every_trial_done_once(store, "kill", MAX_EVALS, [victim, survivor])
 
 
 def test_a_coordinator_killed_and_started_again_resumes_without_losing_or_repeating_trials(
