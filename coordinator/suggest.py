@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 
 SuggestFn = Callable[[list[int], Any, hyperopt.Trials, int], list[dict[str, Any]]]
 
-# Each algorithm's hyperopt function; "tpe" is only used if FastTpe cannot read the space.
+# Each algorithm's hyperopt function. "tpe" goes through FastTpe instead, unless FastTpe
+# cannot read the space or the caller asks for hyperopt's own (fast_tpe=False).
 ALGORITHMS: dict[str, SuggestFn] = {
     "tpe": tpe.suggest,
     "rand": rand.suggest,
