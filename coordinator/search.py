@@ -22,7 +22,7 @@ from coordinator.suggest import Suggester
 from shared.objective import ObjectiveKind
 from shared.retry import retry_unavailable
 from shared.store.base import TrialStore
-from shared.trials import Experiment, Trial, TrialState
+from shared.trials import Experiment, NewTrial, Trial, TrialState
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,11 @@ class Search:
         self._history = HyperoptHistory()
         self._trials: dict[int, Trial] = {}
         self._done_by_config: dict[str, Trial] = {}
+        self._pending_by_config: dict[str, int] = {}
+        # Suggestions that repeat a trial still queued or running, by that trial's id: held
+        # back (never queued) until it finishes, then given its result, or queued if it
+        # failed. Lost if the coordinator stops meanwhile; the resumed search suggests anew.
+        self._held: dict[int, list[NewTrial]] = {}
         self._waiting_since: float | None = None
 
     def run(self) -> SearchOutcome:
@@ -124,10 +129,19 @@ class Search:
     def _take_in(self, trials: list[Trial]) -> None:
         for trial in trials:
             self._trials[trial.tid] = trial
+            key = trial.config_key
+            if trial.state.is_pending:
+                self._pending_by_config.setdefault(key, trial.tid)
+            elif self._pending_by_config.get(key) == trial.tid:
+                del self._pending_by_config[key]
             if trial.loss is not None:
-                self._done_by_config.setdefault(trial.config_key, trial)
+                self._done_by_config.setdefault(key, trial)
         if trials:
             self._history.record(trials)
+        for trial in trials:
+            if trial.state.is_finished:
+                for held in self._held.pop(trial.tid, []):
+                    self._place(held)
 
     def _top_up(self, snapshot: SearchSnapshot) -> None:
         wanted = max(1, snapshot.live_workers) * self._settings.queue_per_worker
@@ -140,18 +154,31 @@ class Search:
             self._queue_one(tid)
 
     def _queue_one(self, tid: int) -> None:
-        new = self._suggester.suggest(tid, self._history)
+        self._place(self._suggester.suggest(tid, self._history))
+
+    def _place(self, new: NewTrial) -> None:
+        """Queue a suggestion, or reuse the result of the trial it repeats, or hold it."""
         source = self._done_by_config.get(new.config_key)
-        if source is None:
-            self._call(lambda: self._store.enqueue(self._exp_key, [new]), "queueing a trial")
-            trial = Trial(exp_key=self._exp_key, tid=tid, state=TrialState.NEW,
-                          params=new.params, hyperopt_misc=new.hyperopt_misc)
-        else:
+        pending = self._pending_by_config.get(new.config_key)
+        if source is not None:
             trial = self._call(lambda: self._store.insert_reused(self._exp_key, new, source),
                                "recording a reused result")
             logger.info("Trial %s/%s repeats trial %s's configuration; its loss %.4f is "
-                        "reused without evaluating again.", self._exp_key, tid, source.tid,
-                        source.loss)
+                        "reused without evaluating again.", self._exp_key, new.tid,
+                        source.tid, source.loss)
+        elif pending is not None:
+            self._held.setdefault(pending, []).append(new)
+            logger.debug("Trial %s/%s repeats trial %s, still pending; it waits for that "
+                         "result.", self._exp_key, new.tid, pending)
+            trial = Trial(exp_key=self._exp_key, tid=new.tid, state=TrialState.NEW,
+                          params=new.params, hyperopt_misc=new.hyperopt_misc)
+            self._trials[trial.tid] = trial  # pending for hyperopt too, but never queued
+            self._history.record([trial])
+            return
+        else:
+            self._call(lambda: self._store.enqueue(self._exp_key, [new]), "queueing a trial")
+            trial = Trial(exp_key=self._exp_key, tid=new.tid, state=TrialState.NEW,
+                          params=new.params, hyperopt_misc=new.hyperopt_misc)
         self._take_in([trial])
 
     def _snapshot(self) -> SearchSnapshot:

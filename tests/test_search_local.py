@@ -94,3 +94,15 @@ def test_two_local_workers_share_the_trials_without_evaluating_one_twice(tmp_pat
     assert len(trials) == 16
     assert all(t.attempts == 1 for t in trials)
     assert owners == {"local-0", "local-1"}
+
+
+def test_a_repeat_of_a_trial_still_running_waits_for_its_result_instead_of_running_again(
+        tmp_path: Path) -> None:
+    outcome = search(tmp_path / "h.sqlite", 24, kind=DISCRETE_QUADRATIC, algo="rand",
+                     workers=2)
+
+    trials = SqliteTrialStore(tmp_path / "h.sqlite").trials("exp")
+    evaluated = [t for t in trials if t.reused_from is None]
+    assert outcome.snapshot.finished == 24
+    assert len({t.config_key for t in evaluated}) == len(evaluated)
+    assert all(t.loss is not None for t in trials)
