@@ -5,21 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from coordinator import settings as defaults
 from coordinator.comparison import compare_images, comparison_table
-from coordinator.progress import SearchProgress
-from coordinator.run import RunRequest, RunResult, run_experiment
 from coordinator.settings import SearchSettings
-from coordinator.suggest import ALGORITHMS
 from shared.errors import OcrTuneError
 from shared.logs import LEVELS, configure_logging
 from shared.ocr import ENGINES
 from shared.signals import stop_on_signals
 from shared.store.factory import DEFAULT_HISTORY
+
+if TYPE_CHECKING:
+    from coordinator.run import RunResult
 
 EXIT_STOPPED = 130  # as a shell reports a program ended by Ctrl-C
 
@@ -41,7 +42,7 @@ def cli(log_level: str) -> None:
               envvar="OCRTUNE_MAX_EVALS", help="Finish when this many trials are finished.")
 @click.option("--exp-key", envvar="OCRTUNE_EXP_KEY",
               help="Experiment name. [default: ocr-<data folder name>]")
-@click.option("--algo", type=click.Choice(sorted(ALGORITHMS)), default="tpe",
+@click.option("--algo", type=click.Choice(defaults.ALGORITHM_NAMES), default="tpe",
               envvar="OCRTUNE_ALGO", show_default=True, help="hyperopt's search algorithm.")
 @click.option("--seed", type=int, default=0, envvar="OCRTUNE_SEED", show_default=True,
               help="Seed of the search; the same seed suggests the same trials.")
@@ -80,6 +81,11 @@ def run(*, data_dir: Path, max_evals: int, exp_key: str | None, algo: str, seed:
         queue_per_worker: int, lease_timeout_s: float, max_attempts: int,
         trial_timeout_s: float | None, no_worker_warning_s: float) -> None:
     """Search for the best preprocessing; run again to resume where it stopped."""
+    # Imported here: the search loads hyperopt, which takes seconds, and the other
+    # commands do not need it.
+    from coordinator.progress import SearchProgress  # noqa: PLC0415
+    from coordinator.run import RunRequest, run_experiment  # noqa: PLC0415
+
     request = RunRequest(data_dir=data_dir, exp_key=exp_key, algo=algo, seed=seed,
                          engine=engine, lang=lang, mongo=mongo, history=history,
                          workers=workers, trial_timeout_s=trial_timeout_s)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Never
+from typing import TYPE_CHECKING, Never
 
 from tqdm import tqdm
 
-from coordinator.search import SearchSnapshot
+if TYPE_CHECKING:  # the search module imports hyperopt, which takes seconds to load
+    from coordinator.search import SearchSnapshot
 
 logger = logging.getLogger(__name__)
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from shared.errors import ConfigError
 
+# hyperopt's suggestion algorithms the coordinator offers (coordinator.suggest maps them).
+ALGORITHM_NAMES = ("anneal", "rand", "tpe")
 # Suggestions kept queued per live worker: one waiting while the worker evaluates, so a
 # worker that finishes reserves at once. More would make TPE suggest from older history.
 QUEUE_PER_WORKER = 1
