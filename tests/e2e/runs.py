@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import signal
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tests.e2e.programs import (
     Program,
     wait_for_exits,
 )
-from tests.e2e.waiting import wait_until
+from tests.e2e.waiting import POLL_S, wait_until
 
 # The search's seed. Suggestions depend only on the seed and the trial id for TPE's first
 # 20 trials; seed 28's first ten each take under 5 s on the sample data, where seed 0's
@@ -29,6 +30,10 @@ SEED = 28
 STEP_TIMEOUT_S = 90.0
 # Waits for a whole search of up to ten trials.
 RUN_TIMEOUT_S = 180.0
+# How long a process of an exited program may take to end on its own: multiprocessing's
+# resource tracker, started with the first evaluation process, exits once it notices that
+# its parent is gone.
+LINGER_S = 10.0
 
 
 def start_search(launcher: Launcher, store: MongoTrialStore, *, exp_key: str,
@@ -81,6 +86,15 @@ def frozen_mid_trial(worker: Program, store: MongoTrialStore, exp_key: str
     finally:
         if worker.exit_code is None:
             worker.send(signal.SIGCONT)
+
+
+def assert_nothing_left(program: Program) -> None:
+    """Fail unless every process of the exited ``program``'s session ends by itself soon:
+    evaluation processes and the tesseract they started must already be gone."""
+    deadline = time.monotonic() + LINGER_S
+    while (left := program.session()) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    assert left == [], f"{program.name} left processes behind: {left}"
 
 
 def finished_lines(workers: Sequence[Program], exp_key: str) -> list[int]:

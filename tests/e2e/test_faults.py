@@ -28,7 +28,13 @@ from tests.e2e.database import (
     trial,
 )
 from tests.e2e.programs import SAMPLE_DATA, Launcher
-from tests.e2e.runs import RUN_TIMEOUT_S, STEP_TIMEOUT_S, start_search, stop_workers
+from tests.e2e.runs import (
+    RUN_TIMEOUT_S,
+    STEP_TIMEOUT_S,
+    assert_nothing_left,
+    start_search,
+    stop_workers,
+)
 from tests.e2e.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -111,7 +117,7 @@ def test_a_trial_past_its_time_limit_fails_with_timeout_leaving_no_ocr_process_b
     assert not procfs.is_alive(reader.pid)
     worker.send(signal.SIGTERM)
     assert worker.wait() == 0
-    assert worker.session() == []
+    assert_nothing_left(worker)
 
 
 def test_jobs_with_missing_or_out_of_range_parameters_fail_with_the_reason_and_work_goes_on(

@@ -20,7 +20,7 @@ from tests.e2e.database import (
     trial,
 )
 from tests.e2e.programs import SAMPLE_DATA, Launcher
-from tests.e2e.runs import STEP_TIMEOUT_S, frozen_mid_trial
+from tests.e2e.runs import STEP_TIMEOUT_S, assert_nothing_left, frozen_mid_trial
 from tests.e2e.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -54,7 +54,7 @@ def test_sigterm_without_grace_hands_the_running_trial_back_at_once_and_exits_0(
     assert (handed_back.state, handed_back.owner) == (TrialState.NEW, None)
     assert (handed_back.attempts, handed_back.result) == (0, None)
     assert f"handed trial handback/{tid} back to the queue" in worker.log()
-    assert worker.session() == []
+    assert_nothing_left(worker)
 
 
 def test_sigterm_within_the_grace_period_lets_the_trial_finish_and_takes_no_other(
