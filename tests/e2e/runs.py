@@ -30,6 +30,8 @@ SEED = 28
 STEP_TIMEOUT_S = 90.0
 # Waits for a whole search of up to ten trials.
 RUN_TIMEOUT_S = 180.0
+# Ample time for a request already sent to reach a server on this machine and be applied.
+IN_FLIGHT_S = 0.3
 # How long a process of an exited program may take to end on its own: multiprocessing's
 # resource tracker, started with the first evaluation process, exits once it notices that
 # its parent is gone.
@@ -77,6 +79,9 @@ def frozen_mid_trial(worker: Program, store: MongoTrialStore, exp_key: str
                    what=f"{worker.name} to hold a running trial", timeout_s=STEP_TIMEOUT_S,
                    watch=[worker])
         worker.send(signal.SIGSTOP)
+        # A write the worker sent just before it froze (its result) still reaches the
+        # server; read the trial after that.
+        time.sleep(IN_FLIGHT_S)
         held = running_trial_of(store, exp_key, worker.worker_id)
         if held is not None:
             break
