@@ -12,11 +12,15 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from coordinator import settings as defaults
 from coordinator.comparison import compare_images, comparison_table
+from coordinator.model_summary import model_summary
 from coordinator.settings import SearchSettings
 from shared.errors import OcrTuneError
 from shared.logs import LEVELS, configure_logging
+from shared.objective import known_objectives
 from shared.ocr import ENGINES
+from shared.ocr_objective import OBJECTIVE_NAME as OCR_NAME
 from shared.signals import stop_on_signals
+from shared.sklearn_objective import OBJECTIVE_NAME as SKLEARN_NAME
 from shared.store.factory import DEFAULT_HISTORY
 
 if TYPE_CHECKING:
@@ -35,13 +39,20 @@ def cli(log_level: str) -> None:
 
 
 @cli.command()
-@click.option("--data", "data_dir", required=True, envvar="OCRTUNE_DATA",
+@click.option("--data", "data_dir", envvar="OCRTUNE_DATA",
               type=click.Path(path_type=Path, file_okay=False),
-              help="Folder with images/NAME.{jpg,png,...} and texts/NAME.txt.")
+              help="OCR: the folder with images/NAME.{jpg,png,...} and texts/NAME.txt.")
+@click.option("--objective", type=click.Choice(known_objectives()), default="ocr",
+              envvar="OCRTUNE_OBJECTIVE", show_default=True,
+              help="What to tune: OCR preprocessing, or a scikit-learn model (sklearn).")
+@click.option("--dataset", envvar="OCRTUNE_DATASET",
+              help="sklearn: iris, or a CSV file with a header row.")
+@click.option("--target", envvar="OCRTUNE_TARGET",
+              help="sklearn: the CSV column holding the class.")
 @click.option("--max-evals", required=True, type=click.IntRange(min=1),
               envvar="OCRTUNE_MAX_EVALS", help="Finish when this many trials are finished.")
 @click.option("--exp-key", envvar="OCRTUNE_EXP_KEY",
-              help="Experiment name. [default: ocr-<data folder name>]")
+              help="Experiment name. [default: <objective>-<data folder or dataset name>]")
 @click.option("--algo", type=click.Choice(defaults.ALGORITHM_NAMES), default="tpe",
               envvar="OCRTUNE_ALGO", show_default=True, help="hyperopt's search algorithm.")
 @click.option("--seed", type=int, default=0, envvar="OCRTUNE_SEED", show_default=True,
@@ -76,7 +87,8 @@ def cli(log_level: str) -> None:
               default=defaults.NO_WORKER_WARNING_S, envvar="OCRTUNE_NO_WORKER_WARNING_S",
               show_default=True,
               help="Seconds trials may wait with no live worker before a warning says so.")
-def run(*, data_dir: Path, max_evals: int, exp_key: str | None, algo: str, seed: int,
+def run(*, data_dir: Path | None, objective: str, dataset: str | None, target: str | None,
+        max_evals: int, exp_key: str | None, algo: str, seed: int,
         engine: str, lang: str, mongo: str | None, history: Path, workers: int,
         queue_per_worker: int, lease_timeout_s: float, max_attempts: int,
         trial_timeout_s: float | None, no_worker_warning_s: float) -> None:
@@ -86,7 +98,8 @@ def run(*, data_dir: Path, max_evals: int, exp_key: str | None, algo: str, seed:
     from coordinator.progress import SearchProgress  # noqa: PLC0415
     from coordinator.run import RunRequest, run_experiment  # noqa: PLC0415
 
-    request = RunRequest(data_dir=data_dir, exp_key=exp_key, algo=algo, seed=seed,
+    request = RunRequest(data_dir=data_dir, objective=objective, dataset=dataset,
+                         target=target, exp_key=exp_key, algo=algo, seed=seed,
                          engine=engine, lang=lang, mongo=mongo, history=history,
                          workers=workers, trial_timeout_s=trial_timeout_s)
     stop = stop_on_signals("the search stops; run the same command again to resume")
@@ -121,10 +134,13 @@ def _print_result(result: RunResult) -> None:
                                    "see the errors with `coordinator history --state error`")
     click.echo(f"Best loss {outcome.best.loss:.4f} (trial {outcome.best.tid}); parameters:")
     click.echo(json.dumps(outcome.best.params, indent=2))
-    if result.experiment.objective.name == "ocr":
-        rows = compare_images(result.experiment.objective, outcome.best.params)
+    spec = result.experiment.objective
+    if spec.name == OCR_NAME:
+        rows = compare_images(spec, outcome.best.params)
         click.echo("\nPer image, read with no preprocessing (raw) and with the best:")
         click.echo(comparison_table(rows))
+    elif spec.name == SKLEARN_NAME:
+        click.echo(model_summary(spec, outcome.best.params))
 
 
 # Registers status, history, best, plot, report and apply on `cli`; imported last because

@@ -23,6 +23,7 @@ from coordinator.best import best_trial, compare_best
 from coordinator.cli import cli
 from coordinator.comparison import comparison_table
 from coordinator.history_table import as_csv, as_jsonl, as_table, history_rows
+from coordinator.model_summary import model_summary
 from coordinator.params_file import load_params, save_params, tuned_from_trial
 from coordinator.plots import OCR_LOSS_LABEL, save_loss_plot
 from coordinator.reading import open_for_reading, pick_experiment
@@ -33,6 +34,7 @@ from shared.errors import ConfigError, OcrTuneError
 from shared.ocr import ENGINES
 from shared.ocr_objective import OBJECTIVE_NAME
 from shared.pipeline import GrayImage
+from shared.sklearn_objective import OBJECTIVE_NAME as SKLEARN_NAME
 from shared.store.factory import DEFAULT_HISTORY
 from shared.trials import TrialState
 
@@ -178,6 +180,8 @@ def best(*, exp_key: str | None, save: Path | None, data_dir: Path | None,
         rows = compare_best(experiment, trial, data_dir=data_dir)
         click.echo("\nPer image, read now with no preprocessing (raw) and with the best:")
         click.echo(comparison_table(rows))
+    elif experiment.objective.name == SKLEARN_NAME:
+        click.echo(model_summary(experiment.objective, trial.params, data_dir=data_dir))
 
 
 @cli.command()

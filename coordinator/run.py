@@ -12,9 +12,13 @@ from pathlib import Path
 from coordinator.local import run_local
 from coordinator.search import Search, SearchOutcome, SearchSnapshot
 from coordinator.settings import SearchSettings
+from shared.errors import ConfigError
 from shared.objective import objective_kind
+from shared.ocr_objective import OBJECTIVE_NAME as OCR_NAME
 from shared.ocr_objective import ocr_spec
 from shared.retry import retry_unavailable
+from shared.sklearn_objective import OBJECTIVE_NAME as SKLEARN_NAME
+from shared.sklearn_objective import sklearn_spec
 from shared.store.base import TrialStore
 from shared.store.factory import DEFAULT_HISTORY, describe_store, open_store
 from shared.store.uri import redact_uri
@@ -28,9 +32,11 @@ logger = logging.getLogger(__name__)
 class RunRequest:
     """What to search: the objective and its data, where trials live, who evaluates."""
 
-    data_dir: Path
+    data_dir: Path | None = None
     exp_key: str | None = None
     objective: str = "ocr"
+    dataset: str | None = None  # scikit-learn objective: "iris" or a CSV file
+    target: str | None = None  # scikit-learn objective: the CSV's class column
     algo: str = "tpe"
     seed: int = 0
     engine: str = "tesserocr"
@@ -42,8 +48,12 @@ class RunRequest:
 
     @property
     def key(self) -> str:
-        """The experiment key: given, or the objective and the data folder's name."""
-        return self.exp_key or f"{self.objective}-{self.data_dir.resolve().name}"
+        """The experiment key: given, or the objective and its data's name."""
+        if self.exp_key:
+            return self.exp_key
+        if self.data_dir is not None:
+            return f"{self.objective}-{self.data_dir.resolve().name}"
+        return f"{self.objective}-{Path(self.dataset or 'data').stem}"
 
 
 @dataclass(frozen=True)
@@ -55,9 +65,17 @@ class RunResult:
 def objective_spec(request: RunRequest) -> ObjectiveSpec:
     """The spec of the experiment the request describes (reads the dataset once)."""
     kind = objective_kind(request.objective)
-    if kind.name == "ocr":
+    if kind.name == OCR_NAME:
+        if request.data_dir is None:
+            raise ConfigError("the OCR objective needs --data DIR, a folder of images/ and "
+                              "texts/")
         return ocr_spec(request.data_dir, engine=request.engine, lang=request.lang)
-    raise NotImplementedError(f"objective {kind.name!r} has no run options yet")
+    if kind.name == SKLEARN_NAME:
+        if request.dataset is None:
+            raise ConfigError("the sklearn objective needs --dataset: iris, or a CSV file "
+                              "with --target naming its class column")
+        return sklearn_spec(request.dataset, request.target)
+    raise ConfigError(f"objective {kind.name!r} cannot be started from the command line")
 
 
 def run_experiment(request: RunRequest, settings: SearchSettings, *,
