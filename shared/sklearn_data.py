@@ -164,4 +164,4 @@ def _check_classes(source: str, y_train: NDArray[Any], cv_folds: int) -> None:
         listed = ", ".join(f"{label!r}: {count}" for label, count in scarce.items())
         raise DatasetError(f"{source}: {cv_folds}-fold cross-validation needs at least "
                            f"{cv_folds} training rows of each class, but has only {listed}. "
-                           "Use fewer --cv-folds, a smaller --test-size, or more rows.")
+                           "Use fewer folds (cv_folds), a smaller test_size, or more rows.")

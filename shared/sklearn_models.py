@@ -193,6 +193,7 @@ def held_out_accuracy_of(params: ModelParams, split: Split, *, random_state: int
 
 
 def _fit_failed(params: ModelParams, err: Exception) -> ObjectiveError:
+    # Descriptions show searched values only, so the random state does not matter here.
     steps = " -> ".join(step.describe() for step in pipeline_steps(params, random_state=0))
     return ObjectiveError(f"scikit-learn could not fit {steps}: {err}")
 
