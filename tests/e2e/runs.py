@@ -108,11 +108,8 @@ def finished_lines(workers: Sequence[Program], exp_key: str) -> list[int]:
     return [int(tid) for worker in workers for tid in pattern.findall(worker.log())]
 
 
-def assert_every_trial_done_once(store: MongoTrialStore, exp_key: str, max_evals: int,
-                                 workers: Sequence[Program]) -> list[Trial]:
-    """Exactly ``max_evals`` trials exist, with distinct tids, each DONE with a loss and
-    evaluated once (a reused result is recorded by the coordinator, the others by one
-    worker once).
+def assert_all_done(store: MongoTrialStore, exp_key: str, max_evals: int) -> list[Trial]:
+    """Exactly ``max_evals`` trials exist, with distinct tids, each DONE with a loss.
 
     Tids may skip a number: a coordinator killed between allocating a tid and queueing
     its trial leaves that tid unused, which the store's contract allows.
@@ -123,6 +120,14 @@ def assert_every_trial_done_once(store: MongoTrialStore, exp_key: str, max_evals
     assert [t.state for t in trials] == [TrialState.DONE] * max_evals
     assert all(t.result is not None and t.result.is_ok and t.loss is not None
                for t in trials)
+    return trials
+
+
+def assert_every_trial_done_once(store: MongoTrialStore, exp_key: str, max_evals: int,
+                                 workers: Sequence[Program]) -> list[Trial]:
+    """``assert_all_done``, and each trial evaluated once: a reused result is recorded by
+    the coordinator, every other one by one worker, once."""
+    trials = assert_all_done(store, exp_key, max_evals)
     evaluated = [t.tid for t in trials if t.reused_from is None]
     assert sorted(finished_lines(workers, exp_key)) == evaluated
     return trials
