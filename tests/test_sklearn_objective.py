@@ -25,6 +25,8 @@ from shared.sklearn_objective import (
     held_out_accuracy,
     sklearn_spec,
 )
+from shared.store.base import TrialStore
+from shared.store.mongo import MongoTrialStore
 from shared.store.sqlite import SqliteTrialStore
 from shared.trials import Experiment, ResultStatus, TrialState
 from worker import WorkerSettings
@@ -301,10 +303,16 @@ SEARCH_SEED = 1
 
 
 @pytest.mark.slow
-def test_a_local_search_of_100_trials_on_iris_matches_the_write_up(tmp_path: Path) -> None:
-    # given an Iris experiment in a SQLite history and one worker evaluating in a child
+@pytest.mark.parametrize("store_kind", ["sqlite", "mongo"])
+def test_a_search_of_100_trials_on_iris_matches_the_write_up(
+        tmp_path: Path, request: pytest.FixtureRequest, store_kind: str) -> None:
+    # given an Iris experiment in a SQLite history or in MongoDB (the stand-in, or a real
+    # server), and one worker evaluating in a child process
     spec = sklearn_spec("iris")
-    with SqliteTrialStore(tmp_path / "history.sqlite") as store:
+    store: TrialStore = (
+        SqliteTrialStore(tmp_path / "history.sqlite") if store_kind == "sqlite"
+        else MongoTrialStore(request.getfixturevalue("mongo_target")))
+    with store:
         experiment = store.ensure_experiment(
             Experiment(exp_key="iris", objective=spec, algo="tpe", seed=SEARCH_SEED))
 
