@@ -182,21 +182,23 @@ def report(plan: Plan, speed: list[SpeedRow], quality: QualityResult, reuse: Reu
         f"took {seconds:.0f} s.", ""])
 
 
+def measure_and_report(plan: Plan) -> str:
+    """Run parts (d) and (e) with ``plan``'s sizes and return the Markdown report."""
+    started = time.perf_counter()
+    trials = random_history(max(plan.sizes), seed=0)
+    speed = [measure_speed(trials, size, plan) for size in plan.sizes]
+    quality = compare_quality(plan.seeds, plan.trials, plan.same_path_trials)
+    reuse = search_with_reuse(plan.search_trials)
+    return report(plan, speed, quality, reuse, time.perf_counter() - started)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="fewer repeats, seeds and trials: under a minute, for CI")
     parser.add_argument("--out", type=Path, help="also write the Markdown report here")
     args = parser.parse_args(argv)
-    plan = QUICK if args.quick else FULL
-    started = time.perf_counter()
-
-    trials = random_history(max(plan.sizes), seed=0)
-    speed = [measure_speed(trials, size, plan) for size in plan.sizes]
-    quality = compare_quality(plan.seeds, plan.trials, plan.same_path_trials)
-    reuse = search_with_reuse(plan.search_trials)
-
-    text = report(plan, speed, quality, reuse, time.perf_counter() - started)
+    text = measure_and_report(QUICK if args.quick else FULL)
     print(text)
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")
