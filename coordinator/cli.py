@@ -12,15 +12,15 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from coordinator import settings as defaults
 from coordinator.comparison import compare_images, comparison_table
-from coordinator.model_summary import model_summary
+from coordinator.model_summary import SKLEARN_NAME, model_summary
 from coordinator.settings import SearchSettings
 from shared.errors import OcrTuneError
 from shared.logs import LEVELS, configure_logging
 from shared.objective import known_objectives
 from shared.ocr import ENGINES
 from shared.ocr_objective import OBJECTIVE_NAME as OCR_NAME
+from shared.retry import StopRequestedError
 from shared.signals import stop_on_signals
-from shared.sklearn_objective import OBJECTIVE_NAME as SKLEARN_NAME
 from shared.store.factory import DEFAULT_HISTORY
 
 if TYPE_CHECKING:
@@ -113,6 +113,10 @@ def run(*, data_dir: Path | None, objective: str, dataset: str | None, target: s
                 result = run_experiment(request, settings, stop=stop, on_progress=progress)
             finally:
                 progress.close()
+    except StopRequestedError:
+        click.echo("Stopped while the store was unreachable; the same command resumes the "
+                   "search.", err=True)
+        sys.exit(EXIT_STOPPED)
     except OcrTuneError as err:
         raise click.ClickException(str(err)) from err
     _print_result(result)

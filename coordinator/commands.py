@@ -23,7 +23,7 @@ from coordinator.best import best_trial, compare_best
 from coordinator.cli import cli
 from coordinator.comparison import comparison_table
 from coordinator.history_table import as_csv, as_jsonl, as_table, history_rows
-from coordinator.model_summary import model_summary
+from coordinator.model_summary import SKLEARN_NAME, model_summary
 from coordinator.params_file import load_params, save_params, tuned_from_trial
 from coordinator.plots import OCR_LOSS_LABEL, save_loss_plot
 from coordinator.reading import open_for_reading, pick_experiment
@@ -34,7 +34,6 @@ from shared.errors import ConfigError, OcrTuneError
 from shared.ocr import ENGINES
 from shared.ocr_objective import OBJECTIVE_NAME
 from shared.pipeline import GrayImage
-from shared.sklearn_objective import OBJECTIVE_NAME as SKLEARN_NAME
 from shared.store.factory import DEFAULT_HISTORY
 from shared.trials import TrialState
 

@@ -86,7 +86,10 @@ def run_experiment(request: RunRequest, settings: SearchSettings, *,
     wanted = Experiment(exp_key=request.key, objective=objective_spec(request),
                         algo=request.algo, seed=request.seed, created_at=datetime.now(UTC))
     where = describe_store(mongo=request.mongo, history=request.history)
-    with open_store(mongo=request.mongo, history=request.history) as store:
+    # The database may come up after the coordinator (a cluster starts pods in any order).
+    store = retry_unavailable(lambda: open_store(mongo=request.mongo, history=request.history),
+                              what="connecting", stop=stop)
+    with store:
         experiment = retry_unavailable(lambda: store.ensure_experiment(wanted),
                                        what="creating the experiment", stop=stop)
         _warn_if_settings_differ(experiment, wanted)

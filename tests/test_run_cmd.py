@@ -78,3 +78,10 @@ def test_a_finished_run_prints_the_best_parameters_as_plain_json(tmp_path: Path)
     params = json.loads(output[start:end])
     assert set(params) == {"preprocessing", "classifier"}
     assert isinstance(params["classifier"]["kind"], str)
+
+
+def test_the_command_line_knows_the_sklearn_objective_by_its_registered_name() -> None:
+    from coordinator.model_summary import SKLEARN_NAME
+    from shared.sklearn_objective import OBJECTIVE_NAME
+
+    assert SKLEARN_NAME == OBJECTIVE_NAME

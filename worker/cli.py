@@ -9,6 +9,7 @@ import click
 
 from shared.errors import OcrTuneError
 from shared.logs import LEVELS, configure_logging
+from shared.retry import StopRequestedError, retry_unavailable
 from shared.signals import stop_on_signals
 from shared.store.factory import describe_store, open_store
 from worker import settings as defaults
@@ -67,8 +68,13 @@ def cli(*, mongo: str, exp_key: str | None, poll_interval_s: float,
             lease_timeout_s=lease_timeout_s, trial_timeout_s=trial_timeout_s,
             grace_period_s=grace_period_s, data_dir=data_dir)
         click.echo(f"Worker using {describe_store(mongo=mongo)}.", err=True)
-        with open_store(mongo=mongo) as store:
+        # A worker may start before its database (a cluster starts pods in any order).
+        store = retry_unavailable(lambda: open_store(mongo=mongo), what="connecting",
+                                  stop=stop)
+        with store:
             reason = Worker(store, settings, stop=stop).run()
+    except StopRequestedError:
+        sys.exit(0)  # stopped while waiting for the database: nothing was reserved
     except OcrTuneError as err:
         raise click.ClickException(str(err)) from err
     sys.exit(reason.exit_code)

@@ -14,7 +14,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from shared.errors import LeaseLostError, ObjectiveError
+from shared.errors import LeaseLostError, ObjectiveError, StoreUnavailableError
 from shared.objective import known_objectives
 from shared.retry import StopRequestedError, retry_unavailable
 from shared.store.base import TrialStore
@@ -166,6 +166,12 @@ class Worker:
                               what=f"handing back trial {trial.exp_key}/{trial.tid}",
                               give_up_after_s=self._settings.grace_period_s)
         except LeaseLostError:
+            return
+        except StoreUnavailableError:
+            logger.warning("Worker %s could not hand trial %s/%s back: the store is "
+                           "unreachable. Its lease lapses within %.0f s and the coordinator "
+                           "requeues it then.", self.worker_id, trial.exp_key, trial.tid,
+                           self._settings.lease_timeout_s)
             return
         logger.info("Worker %s handed trial %s/%s back to the queue: %s.", self.worker_id,
                     trial.exp_key, trial.tid, why)
