@@ -1,9 +1,10 @@
 """The trial store interface that the coordinator and the workers share.
 
-Contract, for every implementation (tests/store/test_contract.py checks each one):
+Contract, for every implementation (tests/store/contract.py checks each one):
 
 - Trial ids are allocated by ``next_tids``, atomically, per experiment, from 0 upwards;
-  no id is handed out twice, whichever process asks.
+  no id is handed out twice, whichever process asks. Ids may have gaps: a coordinator
+  stopped between allocating an id and queueing its trial leaves that id unused.
 - ``reserve`` is atomic: of many workers asking at once, exactly one gets a given trial.
   It moves the oldest NEW trial (lowest tid) to RUNNING, sets ``owner``, ``book_time`` and
   ``refresh_time``, adds one to ``attempts`` and one to ``version``.
@@ -12,7 +13,9 @@ Contract, for every implementation (tests/store/test_contract.py checks each one
   owner and version; otherwise they raise ``LeaseLostError`` and change nothing.
   ``heartbeat`` updates ``refresh_time`` only; it does not change ``version``.
 - ``finish`` records a result exactly once: RUNNING -> DONE for an OK result,
-  RUNNING -> ERROR for a FAIL. ``release`` hands a trial back: RUNNING -> NEW, owner
+  RUNNING -> ERROR for a FAIL. (The MongoDB store also accepts a retry of the same
+  finish by the same lease, whose first try landed but whose reply was lost, and returns
+  the stored trial.) ``release`` hands a trial back: RUNNING -> NEW, owner
   cleared, ``attempts`` minus one (a hand-back is not a failed attempt), ``version`` + 1.
 - ``requeue_stale`` moves RUNNING trials whose ``refresh_time`` is older than the cutoff
   back to NEW (``version`` + 1, ``attempts`` kept), or to ERROR with a reason once they
