@@ -19,6 +19,7 @@ from hyperopt import anneal, pyll, rand, tpe
 from coordinator.fast_tpe import FastTpe
 from coordinator.history import HyperoptHistory
 from shared.errors import ConfigError
+from shared.jsontypes import to_plain
 from shared.objective import ObjectiveKind
 from shared.trials import NewTrial
 
@@ -65,7 +66,7 @@ class Suggester:
         """The configuration for trial ``tid`` given everything in ``history``."""
         misc = self._misc(tid, history)
         idxs = {label: [int(i) for i in ids] for label, ids in misc["idxs"].items()}
-        vals = {label: [_plain(v) for v in values] for label, values in misc["vals"].items()}
+        vals = {label: [to_plain(v) for v in values] for label, values in misc["vals"].items()}
         params = self._kind.plain_params(self._space_eval(vals))
         return NewTrial(tid=tid, params=params, hyperopt_misc={"idxs": idxs, "vals": vals})
 
@@ -90,12 +91,3 @@ class Suggester:
 def _params_by_label(space: Any) -> dict[str, Any]:
     return {node.arg["label"].obj: node for node in pyll.dfs(space)
             if node.name == "hyperopt_param"}
-
-
-def _plain(value: Any) -> Any:
-    """hyperopt hands back numpy scalars; documents store plain Python numbers."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    return value

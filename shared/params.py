@@ -9,11 +9,11 @@ the one the search space samples from (``shared.space``) and the one OpenCV acce
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import ParamsError
+from shared.json_fields import JsonFields, check_int
 from shared.jsontypes import JsonObject
 
 # Changes whenever the space's labels, bounds or the meaning of a sample change: trials
@@ -47,7 +47,7 @@ class ResizeParams:
     glyph_height_px: int
 
     def __post_init__(self) -> None:
-        _check_int("resize.glyph_height_px", self.glyph_height_px, GLYPH_HEIGHT_PX)
+        check_int("resize.glyph_height_px", self.glyph_height_px, GLYPH_HEIGHT_PX)
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,8 @@ class BinariseParams:
     c: int
 
     def __post_init__(self) -> None:
-        _check_int("binarise.block_size", self.block_size, BLOCK_SIZE_PX, odd=True)
-        _check_int("binarise.c", self.c, THRESHOLD_C)
+        check_int("binarise.block_size", self.block_size, BLOCK_SIZE_PX, odd=True)
+        check_int("binarise.c", self.c, THRESHOLD_C)
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,10 @@ class DenoiseParams:
     search_window: int
 
     def __post_init__(self) -> None:
-        _check_int("denoise.h", self.h, DENOISE_H, odd=True)
-        _check_int("denoise.template_window", self.template_window, TEMPLATE_WINDOW_PX,
+        check_int("denoise.h", self.h, DENOISE_H, odd=True)
+        check_int("denoise.template_window", self.template_window, TEMPLATE_WINDOW_PX,
                    odd=True)
-        _check_int("denoise.search_window", self.search_window, SEARCH_WINDOW_PX, odd=True)
+        check_int("denoise.search_window", self.search_window, SEARCH_WINDOW_PX, odd=True)
 
 
 @dataclass(frozen=True)
@@ -118,16 +118,17 @@ class PipelineParams:
     @classmethod
     def from_json(cls, doc: JsonObject) -> PipelineParams:
         """Parse and check plain parameters; raises ParamsError naming what is wrong."""
-        reader = _Reader(doc, "")
-        resize = _Reader(reader.section("resize", required=True), "resize")
+        fields = JsonFields(doc)
+        resize = JsonFields(fields.required("resize"), "resize")
         params = cls(
             resize=ResizeParams(glyph_height_px=resize.integer("glyph_height_px")),
-            binarise=_binarise_from(reader.section("binarise")),
-            denoise=_denoise_from(reader.section("denoise")),
-            erode_kernel=reader.optional_integer("erode_kernel"),
-            dilate_kernel=reader.optional_integer("dilate_kernel"),
+            binarise=_binarise_from(fields.optional("binarise")),
+            denoise=_denoise_from(fields.optional("denoise")),
+            erode_kernel=fields.optional_integer("erode_kernel"),
+            dilate_kernel=fields.optional_integer("dilate_kernel"),
         )
-        reader.reject_unknown({"resize", "binarise", "denoise", "erode_kernel",
+        resize.reject_unknown({"glyph_height_px"})
+        fields.reject_unknown({"resize", "binarise", "denoise", "erode_kernel",
                                "dilate_kernel"})
         return params
 
@@ -135,80 +136,21 @@ class PipelineParams:
 def _binarise_from(doc: JsonObject | None) -> BinariseParams | None:
     if doc is None:
         return None
-    reader = _Reader(doc, "binarise")
-    method = reader.string("method")
-    try:
-        parsed = ThresholdMethod(method)
-    except ValueError:
-        allowed = ", ".join(m.value for m in ThresholdMethod)
-        raise ParamsError(f"binarise.method={method!r} is not one of: {allowed}") from None
-    params = BinariseParams(parsed, reader.integer("block_size"), reader.integer("c"))
-    reader.reject_unknown({"method", "block_size", "c"})
+    fields = JsonFields(doc, "binarise")
+    params = BinariseParams(fields.choice("method", ThresholdMethod),
+                            fields.integer("block_size"), fields.integer("c"))
+    fields.reject_unknown({"method", "block_size", "c"})
     return params
 
 
 def _denoise_from(doc: JsonObject | None) -> DenoiseParams | None:
     if doc is None:
         return None
-    reader = _Reader(doc, "denoise")
-    params = DenoiseParams(reader.integer("h"), reader.integer("template_window"),
-                           reader.integer("search_window"))
-    reader.reject_unknown({"h", "template_window", "search_window"})
+    fields = JsonFields(doc, "denoise")
+    params = DenoiseParams(fields.integer("h"), fields.integer("template_window"),
+                           fields.integer("search_window"))
+    fields.reject_unknown({"h", "template_window", "search_window"})
     return params
-
-
-class _Reader:
-    """Reads fields of one JSON object, with errors that name the full field path."""
-
-    def __init__(self, doc: object, path: str) -> None:
-        if not isinstance(doc, Mapping):
-            raise ParamsError(f"{path or 'parameters'} must be a JSON object, "
-                              f"got {type(doc).__name__}")
-        self._doc = doc
-        self._path = path
-
-    def _name(self, key: str) -> str:
-        return f"{self._path}.{key}" if self._path else key
-
-    def section(self, key: str, *, required: bool = False) -> Any:
-        value = self._doc.get(key)
-        if value is None and required:
-            raise ParamsError(f"{self._name(key)} is missing; every trial needs it")
-        return value
-
-    def integer(self, key: str) -> int:
-        value = self._doc.get(key)
-        if value is None:
-            raise ParamsError(f"{self._name(key)} is missing")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-            raise ParamsError(f"{self._name(key)}={value!r} must be a whole number")
-        return int(value)
-
-    def optional_integer(self, key: str) -> int | None:
-        return None if self._doc.get(key) is None else self.integer(key)
-
-    def string(self, key: str) -> str:
-        value = self._doc.get(key)
-        if not isinstance(value, str):
-            raise ParamsError(f"{self._name(key)}={value!r} must be a string")
-        return value
-
-    def reject_unknown(self, known: set[str]) -> None:
-        unknown = sorted(set(self._doc) - known)
-        if unknown:
-            raise ParamsError(f"unknown field(s) {', '.join(map(self._name, unknown))}; "
-                              f"allowed: {', '.join(sorted(known))}")
-
-
-def _check_int(name: str, value: int, bounds: tuple[int, int], *, odd: bool = False) -> None:
-    low, high = bounds
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ParamsError(f"{name}={value!r} must be a whole number in [{low}, {high}]")
-    if not low <= value <= high:
-        raise ParamsError(f"{name}={value} is outside the allowed range [{low}, {high}]")
-    if odd and value % 2 == 0:
-        raise ParamsError(f"{name}={value} must be odd (OpenCV needs an odd window); "
-                          f"use {value - 1} or {value + 1}")
 
 
 def _check_choice(name: str, value: int, allowed: tuple[int, ...]) -> None:

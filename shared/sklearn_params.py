@@ -15,12 +15,12 @@ the wrong type or outside its bounds, with a ParamsError naming the field and th
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from shared.errors import ParamsError
+from shared.json_fields import JsonFields, check_int, check_number
 from shared.jsontypes import JsonObject
 
 # Inverse regularisation strengths, log-uniform: 1e-3 regularises nearly everything away,
@@ -115,7 +115,7 @@ class PcaParams:
     whiten: bool
 
     def __post_init__(self) -> None:
-        _check_number("preprocessing.n_components", self.n_components, PCA_VARIANCE)
+        check_number("preprocessing.n_components", self.n_components, PCA_VARIANCE)
         _check_bool("preprocessing.whiten", self.whiten)
 
 
@@ -136,16 +136,16 @@ class SvcParams:
     degree: int | None = None
 
     def __post_init__(self) -> None:
-        _check_number("classifier.C", self.c, SVC_C)
+        check_number("classifier.C", self.c, SVC_C)
         uses_gamma = self.kernel is not Kernel.LINEAR
         _check_present("classifier.gamma", self.gamma, needed=uses_gamma,
                        why=f"the {self.kernel.value} kernel")
         if self.gamma is not None:
-            _check_number("classifier.gamma", self.gamma, SVC_GAMMA)
+            check_number("classifier.gamma", self.gamma, SVC_GAMMA)
         _check_present("classifier.degree", self.degree, needed=self.kernel is Kernel.POLY,
                        why=f"the {self.kernel.value} kernel")
         if self.degree is not None:
-            _check_int("classifier.degree", self.degree, SVC_DEGREE)
+            check_int("classifier.degree", self.degree, SVC_DEGREE)
 
 
 @dataclass(frozen=True)
@@ -156,8 +156,8 @@ class KnnParams:
     p: int
 
     def __post_init__(self) -> None:
-        _check_int("classifier.n_neighbors", self.n_neighbors, KNN_NEIGHBORS)
-        _check_int("classifier.p", self.p, KNN_P)
+        check_int("classifier.n_neighbors", self.n_neighbors, KNN_NEIGHBORS)
+        check_int("classifier.p", self.p, KNN_P)
 
 
 @dataclass(frozen=True)
@@ -169,10 +169,10 @@ class _ForestParams:
     criterion: Criterion
 
     def __post_init__(self) -> None:
-        _check_int("classifier.n_estimators", self.n_estimators, FOREST_N_ESTIMATORS)
+        check_int("classifier.n_estimators", self.n_estimators, FOREST_N_ESTIMATORS)
         if self.max_depth is not None:
-            _check_int("classifier.max_depth", self.max_depth, FOREST_MAX_DEPTH)
-        _check_int("classifier.min_samples_leaf", self.min_samples_leaf,
+            check_int("classifier.max_depth", self.max_depth, FOREST_MAX_DEPTH)
+        check_int("classifier.min_samples_leaf", self.min_samples_leaf,
                    FOREST_MIN_SAMPLES_LEAF)
 
 
@@ -192,7 +192,7 @@ class LogisticRegressionParams:
     c: float
 
     def __post_init__(self) -> None:
-        _check_number("classifier.C", self.c, LOGISTIC_C)
+        check_number("classifier.C", self.c, LOGISTIC_C)
 
 
 @dataclass(frozen=True)
@@ -204,11 +204,11 @@ class GradientBoostingParams:
     subsample: float
 
     def __post_init__(self) -> None:
-        _check_int("classifier.n_estimators", self.n_estimators, BOOSTING_N_ESTIMATORS)
-        _check_number("classifier.learning_rate", self.learning_rate,
+        check_int("classifier.n_estimators", self.n_estimators, BOOSTING_N_ESTIMATORS)
+        check_number("classifier.learning_rate", self.learning_rate,
                       BOOSTING_LEARNING_RATE)
-        _check_int("classifier.max_depth", self.max_depth, BOOSTING_MAX_DEPTH)
-        _check_number("classifier.subsample", self.subsample, BOOSTING_SUBSAMPLE)
+        check_int("classifier.max_depth", self.max_depth, BOOSTING_MAX_DEPTH)
+        check_number("classifier.subsample", self.subsample, BOOSTING_SUBSAMPLE)
 
 
 ClassifierParams = (SvcParams | KnnParams | RandomForestParams | ExtraTreesParams
@@ -229,7 +229,7 @@ class ModelParams:
     @classmethod
     def from_json(cls, doc: JsonObject) -> ModelParams:
         """Parse and check plain parameters; raises ParamsError naming what is wrong."""
-        top = _Fields(doc, "")
+        top = JsonFields(doc, "")
         top.reject_unknown({PREPROCESSING, CLASSIFIER})
         preprocessing = _parse_section(top.required(PREPROCESSING), PREPROCESSING,
                                        _PREPROCESSING_PARSERS)
@@ -253,9 +253,9 @@ def _section_json(section: PreprocessingParams | ClassifierParams) -> dict[str, 
 T = TypeVar("T")
 
 
-def _parse_section(doc: object, path: str, parsers: Mapping[str, Callable[[_Fields], T]]
+def _parse_section(doc: object, path: str, parsers: Mapping[str, Callable[[JsonFields], T]]
                    ) -> T:
-    fields = _Fields(doc, path)
+    fields = JsonFields(doc, path)
     kind = fields.required("kind")
     parser = parsers.get(kind) if isinstance(kind, str) else None
     if parser is None:
@@ -263,25 +263,25 @@ def _parse_section(doc: object, path: str, parsers: Mapping[str, Callable[[_Fiel
     return parser(fields)
 
 
-def _parse_pca(fields: _Fields) -> PcaParams:
+def _parse_pca(fields: JsonFields) -> PcaParams:
     fields.reject_unknown({"kind", "n_components", "whiten"})
     return PcaParams(fields.number("n_components"), fields.boolean("whiten"))
 
 
-def _parse_svc(fields: _Fields) -> SvcParams:
+def _parse_svc(fields: JsonFields) -> SvcParams:
     fields.reject_unknown({"kind", "kernel", "C", "gamma", "degree"})
     return SvcParams(fields.choice("kernel", Kernel), fields.number("C"),
                      fields.optional_number("gamma"), fields.optional_integer("degree"))
 
 
-def _parse_knn(fields: _Fields) -> KnnParams:
+def _parse_knn(fields: JsonFields) -> KnnParams:
     fields.reject_unknown({"kind", "n_neighbors", "weights", "p"})
     return KnnParams(fields.integer("n_neighbors"), fields.choice("weights", Weights),
                      fields.integer("p"))
 
 
-def _forest_parser(cls: type[_ForestParams]) -> Callable[[_Fields], Any]:
-    def parse(fields: _Fields) -> _ForestParams:
+def _forest_parser(cls: type[_ForestParams]) -> Callable[[JsonFields], Any]:
+    def parse(fields: JsonFields) -> _ForestParams:
         fields.reject_unknown({"kind", "n_estimators", "max_depth", "max_features",
                                "min_samples_leaf", "criterion"})
         fields.required("max_depth", nullable=True)  # null is a value here: no limit
@@ -292,39 +292,39 @@ def _forest_parser(cls: type[_ForestParams]) -> Callable[[_Fields], Any]:
     return parse
 
 
-def _parse_logistic(fields: _Fields) -> LogisticRegressionParams:
+def _parse_logistic(fields: JsonFields) -> LogisticRegressionParams:
     fields.reject_unknown({"kind", "C"})
     return LogisticRegressionParams(fields.number("C"))
 
 
-def _parse_boosting(fields: _Fields) -> GradientBoostingParams:
+def _parse_boosting(fields: JsonFields) -> GradientBoostingParams:
     fields.reject_unknown({"kind", "n_estimators", "learning_rate", "max_depth", "subsample"})
     return GradientBoostingParams(fields.integer("n_estimators"),
                                   fields.number("learning_rate"),
                                   fields.integer("max_depth"), fields.number("subsample"))
 
 
-def _no_fields(make: Callable[[], T]) -> Callable[[_Fields], T]:
-    def parse(fields: _Fields) -> T:
+def _no_fields(make: Callable[[], T]) -> Callable[[JsonFields], T]:
+    def parse(fields: JsonFields) -> T:
         fields.reject_unknown({"kind"})
         return make()
 
     return parse
 
 
-def _parse_normalizer(fields: _Fields) -> Normalizing:
+def _parse_normalizer(fields: JsonFields) -> Normalizing:
     fields.reject_unknown({"kind", "norm"})
     return Normalizing(fields.choice("norm", Norm))
 
 
-_PREPROCESSING_PARSERS: dict[str, Callable[[_Fields], PreprocessingParams]] = {
+_PREPROCESSING_PARSERS: dict[str, Callable[[JsonFields], PreprocessingParams]] = {
     NoPreprocessing.KIND: _no_fields(NoPreprocessing),
     StandardScaling.KIND: _no_fields(StandardScaling),
     MinMaxScaling.KIND: _no_fields(MinMaxScaling),
     Normalizing.KIND: _parse_normalizer,
     PcaParams.KIND: _parse_pca,
 }
-_CLASSIFIER_PARSERS: dict[str, Callable[[_Fields], ClassifierParams]] = {
+_CLASSIFIER_PARSERS: dict[str, Callable[[JsonFields], ClassifierParams]] = {
     SvcParams.KIND: _parse_svc,
     KnnParams.KIND: _parse_knn,
     RandomForestParams.KIND: _forest_parser(RandomForestParams),
@@ -332,81 +332,6 @@ _CLASSIFIER_PARSERS: dict[str, Callable[[_Fields], ClassifierParams]] = {
     LogisticRegressionParams.KIND: _parse_logistic,
     GradientBoostingParams.KIND: _parse_boosting,
 }
-
-
-class _Fields:
-    """Reads the fields of one JSON object; errors name the full field path."""
-
-    def __init__(self, doc: object, path: str) -> None:
-        if not isinstance(doc, Mapping):
-            raise ParamsError(f"{path or 'parameters'} must be a JSON object, "
-                              f"got {type(doc).__name__}")
-        self._doc = doc
-        self._path = path
-
-    def _name(self, key: str) -> str:
-        return f"{self._path}.{key}" if self._path else key
-
-    def required(self, key: str, *, nullable: bool = False) -> Any:
-        if key not in self._doc or (self._doc[key] is None and not nullable):
-            raise ParamsError(f"{self._name(key)} is missing")
-        return self._doc[key]
-
-    def number(self, key: str) -> float:
-        value = self.required(key)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ParamsError(f"{self._name(key)}={value!r} must be a number")
-        return float(value)
-
-    def optional_number(self, key: str) -> float | None:
-        return None if self._doc.get(key) is None else self.number(key)
-
-    def integer(self, key: str) -> int:
-        value = self.required(key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or (
-                not math.isfinite(value) or value != int(value)):
-            raise ParamsError(f"{self._name(key)}={value!r} must be a whole number")
-        return int(value)
-
-    def optional_integer(self, key: str) -> int | None:
-        return None if self._doc.get(key) is None else self.integer(key)
-
-    def boolean(self, key: str) -> bool:
-        value = self.required(key)
-        if not isinstance(value, bool):
-            raise ParamsError(f"{self._name(key)}={value!r} must be true or false")
-        return value
-
-    def choice(self, key: str, allowed: type[E]) -> E:
-        value = self.required(key)
-        try:
-            return allowed(value)
-        except ValueError:
-            options = ", ".join(str(member.value) for member in allowed)
-            raise ParamsError(f"{self._name(key)}={value!r} is not one of: {options}"
-                              ) from None
-
-    def reject_unknown(self, known: set[str]) -> None:
-        unknown = sorted(set(self._doc) - known)
-        if unknown:
-            raise ParamsError(f"unknown field(s) {', '.join(map(self._name, unknown))}; "
-                              f"allowed here: {', '.join(sorted(known))}")
-
-
-def _check_number(name: str, value: float, bounds: tuple[float, float]) -> None:
-    low, high = bounds
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ParamsError(f"{name}={value!r} must be a number in [{low:g}, {high:g}]")
-    if not low <= value <= high:  # also rejects NaN, which compares false with everything
-        raise ParamsError(f"{name}={value!r} is outside the allowed range [{low:g}, {high:g}]")
-
-
-def _check_int(name: str, value: int, bounds: tuple[int, int]) -> None:
-    low, high = bounds
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ParamsError(f"{name}={value!r} must be a whole number in [{low}, {high}]")
-    if not low <= value <= high:
-        raise ParamsError(f"{name}={value} is outside the allowed range [{low}, {high}]")
 
 
 def _check_bool(name: str, value: bool) -> None:

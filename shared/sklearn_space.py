@@ -18,11 +18,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 from hyperopt import hp
 from hyperopt.pyll import scope
 
 from shared.errors import ParamsError
+from shared.jsontypes import to_plain
 from shared.sklearn_params import (
     BOOSTING_LEARNING_RATE,
     BOOSTING_MAX_DEPTH,
@@ -153,15 +153,4 @@ def plain_params(sample: Mapping[str, Any]) -> dict[str, Any]:
     """
     if not isinstance(sample, Mapping):
         raise ParamsError(f"a search-space sample must be a mapping, got {sample!r}")
-    return ModelParams.from_json(_to_python(sample)).to_json()
-
-
-def _to_python(value: Any) -> Any:
-    """``value`` with numpy scalars made Python numbers, in plain dicts and lists."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Mapping):
-        return {key: _to_python(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_python(item) for item in value]
-    return value
+    return ModelParams.from_json(to_plain(sample)).to_json()

@@ -24,11 +24,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 from hyperopt import hp
 from hyperopt.pyll import scope
 
 from shared.errors import ParamsError
+from shared.jsontypes import to_plain
 from shared.params import (
     BLOCK_SIZE_PX,
     DENOISE_H,
@@ -103,7 +103,7 @@ def plain_params(sample: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ParamsError(f"unknown field(s) {', '.join(unknown)} in a search-space sample; "
                           f"allowed: {', '.join(_SECTIONS)}")
-    doc: dict[str, Any] = {section: _to_python(sample.get(section)) for section in _SECTIONS}
+    doc: dict[str, Any] = {section: to_plain(sample.get(section)) for section in _SECTIONS}
     binarise = doc["binarise"]
     if isinstance(binarise, dict):
         # The space nests erosion and dilation inside binarisation, which they need;
@@ -111,14 +111,3 @@ def plain_params(sample: Mapping[str, Any]) -> dict[str, Any]:
         for field in _MORPH_FIELDS:
             doc[field] = binarise.pop(field, None)
     return PipelineParams.from_json(doc).to_json()
-
-
-def _to_python(value: Any) -> Any:
-    """``value`` with numpy scalars made Python numbers, in plain dicts and lists."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Mapping):
-        return {key: _to_python(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_python(item) for item in value]
-    return value
