@@ -1,0 +1,96 @@
+"""Bad options and URIs on the command line: each program stops before doing anything,
+exits non-zero and names the option, the allowed values or the fix; no traceback."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+import worker.cli
+from coordinator.cli import cli as coordinator_cli
+
+# A URI nothing listens on: every case below must stop before connecting.
+NOWHERE = "mongodb://127.0.0.1:1/trials"
+SAMPLE_DATA = str(Path(__file__).resolve().parents[1] / "data")
+USAGE_ERROR = 2  # click's exit code for a bad option value
+
+
+def invoke(command: click.Command, args: list[str]) -> Result:
+    """Run a command in-process with no OCRTUNE_* variable of the developer's set."""
+    unset: dict[str, str | None] = {key: None for key in os.environ
+                                    if key.startswith("OCRTUNE_")}
+    return CliRunner(env=unset).invoke(command, args)
+
+
+@pytest.fixture(autouse=True)
+def _no_signal_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker command would take over SIGTERM and SIGINT of the test process."""
+    monkeypatch.setattr(worker.cli, "stop_on_signals", lambda _what: threading.Event())
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--max-consecutive-failures", "0"], "'--max-consecutive-failures': 0 is not in the range"),
+    (["--trial-timeout", "0"], "'--trial-timeout': 0.0 is not in the range x>=1"),
+    (["--lease-timeout", "0.5"], "'--lease-timeout': 0.5 is not in the range x>=1"),
+    (["--poll-interval", "0"], "'--poll-interval': 0.0 is not in the range x>=0.01"),
+    (["--grace-period", "-1"], "'--grace-period': -1.0 is not in the range x>=0"),
+    (["--max-jobs", "0"], "'--max-jobs': 0 is not in the range x>=1"),
+    (["--data-dir", "/no/such/folder"], "'--data-dir': Directory '/no/such/folder' does not"),
+])
+def test_a_worker_option_out_of_range_is_a_usage_error_naming_it(
+        args: list[str], named: str) -> None:
+    result = invoke(worker.cli.cli, ["--mongo", NOWHERE, *args])
+
+    assert result.exit_code == USAGE_ERROR
+    assert named in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("uri", "problem"), [
+    ("localhost:27017", "must start with mongodb://"),
+    ("mongodb://alice:pw-9xq@localhost:99999/x", "Port must be an integer"),
+    ("mongo://db1:27017/trials/results", "must be 'jobs', not 'results'"),
+])
+def test_a_worker_given_a_malformed_uri_stops_naming_the_problem_without_the_password(
+        uri: str, problem: str) -> None:
+    result = invoke(worker.cli.cli, ["--mongo", uri])
+
+    assert result.exit_code == 1
+    assert problem in result.output
+    assert "A valid URI looks like" in result.output
+    assert "pw-9xq" not in result.output
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--max-evals", "0"], "'--max-evals': 0 is not in the range x>=1"),
+    (["--algo", "bayes"], "'--algo': 'bayes' is not one of 'anneal', 'rand', 'tpe'"),
+    (["--objective", "xgboost"], "'--objective': 'xgboost' is not one of"),
+    (["--engine", "easyocr"], "'--engine': 'easyocr' is not one of"),
+    (["--queue-per-worker", "0"], "'--queue-per-worker': 0 is not in the range x>=1"),
+    (["--max-attempts", "0"], "'--max-attempts': 0 is not in the range x>=1"),
+    (["--lease-timeout", "0"], "'--lease-timeout': 0.0 is not in the range x>=1"),
+])
+def test_a_coordinator_option_out_of_range_is_a_usage_error_naming_it(
+        args: list[str], named: str, tmp_path: Path) -> None:
+    result = invoke(coordinator_cli, ["run", "--data", SAMPLE_DATA, "--max-evals", "1",
+                                      "--history", str(tmp_path / "h.sqlite"), *args])
+
+    assert result.exit_code == USAGE_ERROR
+    assert named in result.output
+    assert not (tmp_path / "h.sqlite").exists()
+
+
+def test_a_language_that_is_not_a_tesseract_code_is_refused_before_any_trial(
+        tmp_path: Path) -> None:
+    result = invoke(coordinator_cli, ["run", "--data", SAMPLE_DATA, "--max-evals", "1",
+                                      "--history", str(tmp_path / "h.sqlite"),
+                                      "--lang", "eng;rm -rf ~"])
+
+    assert result.exit_code == 1
+    assert "OCR language 'eng;rm -rf ~' is not a Tesseract language code" in result.output
+    assert not (tmp_path / "h.sqlite").exists()
