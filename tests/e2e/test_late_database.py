@@ -1,5 +1,6 @@
-"""A coordinator and a worker started before their database (a cluster starts pods in any
-order) retry until it answers, then run the search to the end."""
+"""Programs started before what they need (a cluster starts pods in any order): before
+their database, they retry until it answers; a worker started before its experiment waits
+for the coordinator to create it. Either way the search runs to the end."""
 
 from __future__ import annotations
 
@@ -64,3 +65,21 @@ def test_a_search_started_before_its_database_completes_once_the_database_is_up(
     with open_store(parse_mongo_uri(f"{standin.uri}/{DATABASE}")) as store:
         assert isinstance(store, MongoTrialStore)
         assert_all_done(store, "late", 2)
+
+
+def test_a_worker_started_before_its_experiment_waits_for_it_and_serves_it(
+        launcher: Launcher, store: MongoTrialStore) -> None:
+    # Given a worker for an experiment that does not exist yet
+    worker = launcher.worker("--exp-key", "later")
+    wait_until(lambda: "Experiment 'later' does not exist yet" in worker.log(),
+               what="the worker to wait for the experiment", timeout_s=STEP_TIMEOUT_S,
+               watch=[worker])
+
+    # When a coordinator creates it and searches
+    coordinator = launcher.coordinator(exp_key="later", max_evals=2)
+    code = coordinator.wait(RUN_TIMEOUT_S)
+    (worker_code,) = stop_workers([worker])
+
+    # Then the worker served it: the search ran to the end
+    assert (code, worker_code) == (0, 0), coordinator.tail() + worker.tail()
+    assert {t.owner for t in assert_all_done(store, "later", 2)} == {worker.worker_id}
