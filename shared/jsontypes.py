@@ -22,3 +22,28 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_plain(item) for item in value]
     return value
+
+
+
+def non_json_path(value: Any, path: str) -> str | None:
+    """The path of the first value inside ``value`` that JSON cannot hold, or None.
+
+    Documents read from MongoDB may hold BSON values that JSON has no form for (binary
+    data, datetimes, ObjectIds); ocr-tune never writes them where plain values belong.
+    """
+    if value is None or isinstance(value, str | int | float | bool):
+        return None
+    children: list[tuple[str, Any]]
+    if isinstance(value, Mapping):
+        if not all(isinstance(key, str) for key in value):
+            return path
+        children = [(f"{path}.{key}", item) for key, item in value.items()]
+    elif isinstance(value, list | tuple):
+        children = [(f"{path}[{index}]", item) for index, item in enumerate(value)]
+    else:
+        return path
+    for child_path, item in children:
+        found = non_json_path(item, child_path)
+        if found is not None:
+            return found
+    return None

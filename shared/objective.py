@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from shared.errors import ObjectiveError
-from shared.jsontypes import JsonObject
+from shared.jsontypes import JsonObject, non_json_path
 from shared.trials import ObjectiveSpec, TrialResult
 
 
@@ -121,4 +121,9 @@ def check_compatible(spec: ObjectiveSpec) -> ObjectiveKind:
     if diffs:
         raise ObjectiveError(f"objective {spec.name!r}: {'; '.join(diffs)}. Run a worker "
                              "built from the same release as the coordinator.")
+    bad = non_json_path(dict(spec.settings), "settings")
+    if bad is not None:
+        raise ObjectiveError(f"objective {spec.name!r}: {bad} is not a plain JSON value, "
+                             "which ocr-tune's coordinator never writes; recreate the "
+                             "experiment with `coordinator run` under a new --exp-key")
     return kind

@@ -82,6 +82,27 @@ def test_an_objective_named_by_a_module_path_is_refused_and_nothing_is_imported(
     assert "tests.fakes.import_marker" not in sys.modules
 
 
+@pytest.mark.parametrize(("settings", "path"), [
+    ({"data_dir": b"\x80\x04pickle"}, "settings.data_dir"),
+    ({"engine": "tesserocr", "langs": ["eng", object()]}, "settings.langs[1]"),
+    ({"nested": {"deep": {1: "int key"}}}, "settings.nested.deep"),
+])
+def test_an_experiment_whose_settings_are_not_plain_json_is_refused_naming_the_setting(
+        settings: dict[str, Any], path: str) -> None:
+    # Given an OCR experiment whose settings hold what no coordinator writes
+    spec = ObjectiveSpec(name="ocr", version=OCR_OBJECTIVE.version,
+                         space_version=OCR_OBJECTIVE.space_version, fingerprint="none",
+                         settings=settings)
+
+    # When a worker checks whether it can evaluate it
+    with pytest.raises(ObjectiveError) as refused:
+        check_compatible(spec)
+
+    # Then it is refused naming the setting and the way out
+    assert f"{path} is not a plain JSON value" in str(refused.value)
+    assert "recreate the experiment" in str(refused.value)
+
+
 # -- TLS options -------------------------------------------------------------------------
 
 

@@ -143,11 +143,6 @@ def test_a_worker_never_imports_or_unpickles_what_the_database_holds(
     assert bytes(jobs[2]["misc"]["domain"]) == bytes(pickled(markers[2]))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "worker/evaluator.py _load builds its cache key with json.dumps of the spec, which "
-    "raises TypeError on a BSON value that is not JSON (bytes, a datetime): the "
-    "evaluation process dies, the trial fails as 'the evaluation process died ... out of "
-    "memory, or killed', and the worker stops after --max-consecutive-failures"))
 def test_an_experiment_whose_settings_are_not_json_is_refused_and_its_trials_kept(
         launcher: Launcher, store: MongoTrialStore, raw_db: Database[dict[str, Any]],
         tmp_path: Path) -> None:
@@ -167,6 +162,7 @@ def test_an_experiment_whose_settings_are_not_json_is_refused_and_its_trials_kep
     # Then the other experiment was refused saying why, its trial back in the queue
     assert code == 0
     assert "Refusing the trials of experiment 'pickled-settings'" in worker.log()
+    assert "settings.data_dir is not a plain JSON value" in worker.log()
     stored = trial(store, "pickled-settings", kept)
     assert (stored.state, stored.attempts) == (TrialState.NEW, 0)
 
