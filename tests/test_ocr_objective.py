@@ -169,6 +169,19 @@ def test_the_baseline_scores_every_image_without_preprocessing(
     assert total_loss(scores) == pytest.approx(sum(1 - s.similarity for s in scores))
 
 
+def test_loading_the_objective_keeps_opencv_to_one_thread(make_dataset: MakeDataset) -> None:
+    # Given OpenCV free to use every core
+    cv2.setNumThreads(2)
+    try:
+        # When a process loads the objective to evaluate trials
+        OCR_OBJECTIVE.load(ocr_spec(make_dataset(_TEXTS))).close()
+
+        # Then its preprocessing runs on one core, like its Tesseract
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(-1)
+
+
 def test_a_closed_objective_refuses_to_evaluate(objective: OcrObjective) -> None:
     objective.close()
 
