@@ -12,6 +12,9 @@ import pytest
 from shared import pipeline
 from shared.errors import DatasetError, ParamsError
 from shared.params import (
+    DENOISE_H,
+    SEARCH_WINDOW_PX,
+    TEMPLATE_WINDOW_PX,
     BinariseParams,
     DenoiseParams,
     PipelineParams,
@@ -210,6 +213,64 @@ def test_denoise_smooths_noisy_paper() -> None:
     assert smooth.shape == paper.shape
     assert smooth.dtype == np.uint8
     assert smooth.std() < paper.std() / 2
+
+
+def _odd_values(bounds: tuple[int, int]) -> list[int]:
+    return list(range(bounds[0] | 1, bounds[1] + 1, 2))
+
+
+def _noisy_black_and_white(seed: int) -> Gray:
+    """Binarised text with specks: many patches that differ by a single pixel."""
+    binary = binarise(text_page(), method=ThresholdMethod.MEAN, block_size=15, c=9)
+    specks = np.random.default_rng(seed).random(binary.shape) < 0.01
+    return np.where(specks, 255 - binary, binary).astype(np.uint8)
+
+
+@pytest.mark.parametrize("h", _odd_values(DENOISE_H))
+@pytest.mark.parametrize("template_window", _odd_values(TEMPLATE_WINDOW_PX))
+def test_denoise_of_a_black_and_white_image_is_what_opencv_gives(
+        h: int, template_window: int) -> None:
+    # given a binarised page with isolated flipped pixels
+    image = _noisy_black_and_white(seed=h * 100 + template_window)
+    search_window = SEARCH_WINDOW_PX[1]
+
+    # when it is denoised, with or without the shortcut for two-level images
+    ours = denoise(image, h=h, template_window=template_window, search_window=search_window)
+    opencv = cv2.fastNlMeansDenoising(image, None, h=float(h),
+                                      templateWindowSize=template_window,
+                                      searchWindowSize=search_window)
+
+    # then the two agree pixel for pixel, and the shortcut is only claimed where OpenCV
+    # leaves the image as it is
+    assert np.array_equal(ours, opencv)
+    if pipeline.keeps_two_level_images(h=h, template_window=template_window):
+        assert np.array_equal(opencv, image)
+
+
+def test_the_denoise_shortcut_covers_all_but_the_strongest_large_patch_filters() -> None:
+    # given every (h, template window) pair of the search space
+    pairs = [(h, t) for h in _odd_values(DENOISE_H) for t in _odd_values(TEMPLATE_WINDOW_PX)]
+
+    # when asked which leave black-and-white images unchanged
+    kept = [pair for pair in pairs
+            if not pipeline.keeps_two_level_images(h=pair[0], template_window=pair[1])]
+
+    # then only the strong filters with large patches change them
+    assert kept == [(7, 15), (9, 11), (9, 13), (9, 15)]
+
+
+def test_denoise_still_filters_a_gray_image_with_only_two_levels_nearby() -> None:
+    # given a gray page (not only 0 and 255) with the same specks
+    image = np.clip(_noisy_black_and_white(seed=1).astype(np.int16) // 2 + 60, 0, 255
+                    ).astype(np.uint8)
+
+    # when it is denoised with parameters that keep black-and-white images
+    smooth = denoise(image, h=9, template_window=5, search_window=21)
+
+    # then OpenCV ran: the result is its result
+    expected = cv2.fastNlMeansDenoising(image, None, h=9.0, templateWindowSize=5,
+                                        searchWindowSize=21)
+    assert np.array_equal(smooth, expected)
 
 
 def test_erode_thickens_dark_strokes_and_dilate_thins_them() -> None:
