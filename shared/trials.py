@@ -212,17 +212,31 @@ class ObjectiveSpec:
 # Settings that may differ between runs of one experiment without changing what a trial
 # means: the same dataset can be mounted at another path on another machine.
 IDENTITY_FREE_SETTINGS = frozenset({"data_dir"})
+# A running trial whose heartbeat is older than this is requeued, unless its experiment was
+# created with another lease (``coordinator run --lease-timeout``). Experiments stored
+# before they recorded their lease had this one.
+LEASE_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """A named search: its objective, and how the coordinator suggests trials for it."""
+    """A named search: its objective, and how the coordinator suggests trials for it.
+
+    ``lease_timeout_s`` is the one lease every party uses: the coordinator requeues a
+    trial whose heartbeat is older, and workers beat several times within it.
+    """
 
     exp_key: str
     objective: ObjectiveSpec
     algo: str = "tpe"
     seed: int = 0
     created_at: datetime | None = None
+    lease_timeout_s: float = LEASE_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.lease_timeout_s) or self.lease_timeout_s <= 0:
+            raise ValueError(f"experiment {self.exp_key!r}: lease_timeout_s="
+                             f"{self.lease_timeout_s} must be a number of seconds > 0")
 
 
 @dataclass(frozen=True)

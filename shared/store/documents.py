@@ -44,6 +44,7 @@ Experiment document:
 | ``algo`` | string | suggestion algorithm, e.g. "tpe" |
 | ``seed`` | int | seed of the suggestion algorithm |
 | ``created_at`` | datetime or null | when the experiment was first stored |
+| ``lease_timeout_s`` | number | heartbeat age at which a running trial is requeued; 60 if absent |
 
 ``objective`` holds ``name``, ``version`` and ``space_version`` (strings, as the worker's
 installed objective names them), ``fingerprint`` (hash of the dataset's bytes) and
@@ -63,12 +64,14 @@ Worker document:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from shared.errors import StoreError
 from shared.trials import (
+    LEASE_TIMEOUT_S,
     Experiment,
     NewTrial,
     ObjectiveSpec,
@@ -221,6 +224,7 @@ def experiment_to_document(experiment: Experiment) -> Document:
         "seed": experiment.seed,
         "created_at": _utc_or_none(experiment.created_at,
                                    f"experiment {experiment.exp_key!r}", "created_at"),
+        "lease_timeout_s": experiment.lease_timeout_s,
     }
 
 
@@ -239,7 +243,19 @@ def experiment_from_document(doc: Mapping[str, Any]) -> Experiment:
         algo=read.string("algo"),
         seed=read.integer("seed"),
         created_at=read.optional_timestamp("created_at"),
+        lease_timeout_s=_lease_timeout(read),
     )
+
+
+def _lease_timeout(read: _Reader) -> float:
+    # Experiments stored before the lease moved onto the experiment have no such field;
+    # every party used the default lease then.
+    if not read.has("lease_timeout_s"):
+        return LEASE_TIMEOUT_S
+    value = read.number("lease_timeout_s")
+    if not math.isfinite(value) or value <= 0:
+        raise read.malformed("lease_timeout_s", "a number of seconds > 0")
+    return value
 
 
 # -- workers --------------------------------------------------------------------------
@@ -298,6 +314,9 @@ class _Reader:
         return StoreError(f"{self.where}: field '{self._prefix}{field}' is "
                           f"{self._doc[field]!r}, expected {expected}; the stored document "
                           "is malformed, fix or delete it")
+
+    def has(self, field: str) -> bool:
+        return field in self._doc
 
     def value(self, field: str) -> Any:
         if field not in self._doc:

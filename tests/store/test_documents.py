@@ -20,7 +20,7 @@ from shared.store.documents import (
     worker_from_document,
     worker_to_document,
 )
-from shared.trials import NewTrial, Trial, TrialResult, TrialState, WorkerInfo
+from shared.trials import LEASE_TIMEOUT_S, NewTrial, Trial, TrialResult, TrialState, WorkerInfo
 
 from .contract_support import make_experiment
 
@@ -150,6 +150,43 @@ def test_an_experiment_comes_back_from_its_document_unchanged() -> None:
     doc = experiment_to_document(stamped)
     assert doc["objective"]["settings"]["lang"] == "eng"
     assert experiment_from_document(doc) == stamped
+
+
+def test_an_experiment_document_round_trips_its_lease_timeout() -> None:
+    # Given an experiment created with a 4 s lease
+    experiment = replace(make_experiment("exp-a"), created_at=T0, lease_timeout_s=4.0)
+
+    # When it is stored and read back
+    doc = experiment_to_document(experiment)
+    read = experiment_from_document(doc)
+
+    # Then the document holds the lease and the experiment reads back with it
+    assert doc["lease_timeout_s"] == 4.0
+    assert read == experiment
+
+
+def test_an_experiment_document_without_a_lease_timeout_reads_as_the_default() -> None:
+    # Given a document stored before experiments recorded their lease
+    doc = experiment_to_document(make_experiment("exp-a"))
+    del doc["lease_timeout_s"]
+
+    # When it is read
+    read = experiment_from_document(doc)
+
+    # Then its lease is the default 60 s every party used then
+    assert read.lease_timeout_s == LEASE_TIMEOUT_S == 60.0
+
+
+@pytest.mark.parametrize("stored", [0, -5.0, "60", None])
+def test_an_experiment_document_with_a_bad_lease_timeout_names_the_field(stored: object
+                                                                          ) -> None:
+    # Given a document whose lease is not a positive number
+    doc = experiment_to_document(make_experiment("exp-a"))
+    doc["lease_timeout_s"] = stored
+
+    # When it is read, then the error names the experiment and the field
+    with pytest.raises(StoreError, match=r"experiment 'exp-a': field 'lease_timeout_s'"):
+        experiment_from_document(doc)
 
 
 def test_a_malformed_experiment_document_names_the_nested_field() -> None:
