@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import tenacity
 
-from shared.errors import StoreUnavailableError
+from shared.errors import OcrTuneError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +24,12 @@ FIRST_WAIT_S = 0.5
 MAX_WAIT_S = 15.0
 
 
-class StopRequestedError(Exception):
-    """Raised out of a retry loop when a stop was requested while it waited."""
+class StopRequestedError(OcrTuneError):
+    """Raised out of a retry loop when a stop was requested while it waited.
+
+    Not a failure: callers that end on it (``coordinator run``, the worker) catch it before
+    ``OcrTuneError``, and no ``except OcrTuneError`` lies between a retry and those callers.
+    """
 
 
 def retry_unavailable(
