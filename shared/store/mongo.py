@@ -44,49 +44,45 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
-from urllib.parse import parse_qsl
 
-from pymongo import ASCENDING, IndexModel, MongoClient, ReturnDocument
-from pymongo.errors import (
-    BulkWriteError,
-    ConfigurationError,
-    DuplicateKeyError,
-)
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shared.errors import (
-    ConfigError,
-    ExperimentMismatchError,
-    IllegalTransitionError,
-    LeaseLostError,
-    StoreError,
-    UnknownExperimentError,
-)
+from shared.errors import LeaseLostError, StoreError
 from shared.store.base import TrialStore
+from shared.store.clock import Clock, utc_now
 from shared.store.documents import (
     Document,
-    experiment_from_document,
-    experiment_to_document,
     new_trial_document,
-    result_to_document,
     reused_trial_document,
     trial_from_document,
     worker_from_document,
     worker_to_document,
 )
+from shared.store.leases import check_leased, lease_lost_message
+from shared.store.mongo_client import (
+    CONNECT_TIMEOUT_MS,
+    SERVER_SELECTION_TIMEOUT_MS,
+    SOCKET_TIMEOUT_MS,
+    connect,
+    create_indexes,
+)
 from shared.store.mongo_errors import store_errors
+from shared.store.mongo_experiments import MongoExperiments
 from shared.store.mongo_updates import (
     applied_finish,
     bson_time,
     expire_update,
     finish_update,
     heartbeat_update,
+    held_lease,
     lease_filter,
-    lease_lost_message,
     release_update,
     requeue_update,
     reserve_update,
+    unreadable_update,
 )
 from shared.store.uri import MongoTarget
 from shared.trials import (
@@ -101,39 +97,9 @@ from shared.trials import (
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
-
-# pymongo's defaults, named: how long an operation waits for a usable server, and how long
-# opening one connection may take.
-SERVER_SELECTION_TIMEOUT_MS = 30_000
-CONNECT_TIMEOUT_MS = 20_000
-# How long an operation waits for the server's answer. pymongo waits for ever by default,
-# so a server that hangs (frozen, or behind a network that drops packets) would stall the
-# coordinator and every worker without a word; with a limit the wait ends in
-# StoreUnavailableError, which callers log and retry. Every operation here is a small
-# indexed read or a one-document write, answered in milliseconds.
-SOCKET_TIMEOUT_MS = 20_000
-
-_INDEXES: dict[str, list[IndexModel]] = {
-    "jobs": [
-        IndexModel([("exp_key", ASCENDING), ("tid", ASCENDING)], name="exp_key_tid",
-                   unique=True),
-        IndexModel([("state", ASCENDING), ("exp_key", ASCENDING), ("tid", ASCENDING)],
-                   name="reserve"),
-        IndexModel([("exp_key", ASCENDING), ("state", ASCENDING),
-                    ("refresh_time", ASCENDING)], name="lease_reaper"),
-        IndexModel([("exp_key", ASCENDING), ("config_key", ASCENDING)], name="config_key"),
-    ],
-    "experiments": [IndexModel([("exp_key", ASCENDING)], name="exp_key", unique=True)],
-    "workers": [
-        IndexModel([("worker_id", ASCENDING)], name="worker_id", unique=True),
-        IndexModel([("last_seen", ASCENDING)], name="last_seen"),
-    ],
-}
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+# The timeouts are re-exported: callers name them as the store's defaults.
+__all__ = ["CONNECT_TIMEOUT_MS", "SERVER_SELECTION_TIMEOUT_MS", "SOCKET_TIMEOUT_MS",
+           "MongoTrialStore"]
 
 
 class MongoTrialStore(TrialStore):
@@ -159,16 +125,16 @@ class MongoTrialStore(TrialStore):
     ) -> None:
         self._target = target
         self._clock = clock
-        self._client = self._connect(server_selection_timeout_ms, connect_timeout_ms,
-                                     socket_timeout_ms)
+        self._client = connect(target, server_selection_timeout_ms=server_selection_timeout_ms,
+                               connect_timeout_ms=connect_timeout_ms,
+                               socket_timeout_ms=socket_timeout_ms)
         database = self._client[target.database]
         self._jobs = database["jobs"]
-        self._experiments = database["experiments"]
+        self._experiments = MongoExperiments(database["experiments"], target)
         self._counters = database["counters"]
         self._workers = database["workers"]
         with self._errors("creating the indexes"):
-            for name, indexes in _INDEXES.items():
-                database[name].create_indexes(indexes)
+            create_indexes(database)
         logger.info("Opened the MongoDB trial store at %s, database %s.",
                     target.redacted, target.database)
 
@@ -179,40 +145,13 @@ class MongoTrialStore(TrialStore):
 
     def ensure_experiment(self, experiment: Experiment) -> Experiment:
         created_at = bson_time(experiment.created_at or self._now())
-        doc = experiment_to_document(replace(experiment, created_at=created_at))
-        with self._errors(f"storing experiment {experiment.exp_key!r}"):
-            try:
-                self._experiments.insert_one(doc)
-            except DuplicateKeyError:
-                stored = self.get_experiment(experiment.exp_key)
-            else:
-                logger.info("Created experiment %s in %s.", experiment.exp_key,
-                            self._target.redacted)
-                return experiment_from_document(doc)
-        differences = stored.objective.differences(experiment.objective)
-        if differences:
-            raise ExperimentMismatchError(
-                f"experiment {experiment.exp_key!r} in {self._target.redacted} evaluates "
-                f"something else (stored != requested): {'; '.join(differences)}. Use "
-                "another experiment key, or the stored objective, dataset and settings")
-        return stored
+        return self._experiments.ensure(replace(experiment, created_at=created_at))
 
     def get_experiment(self, exp_key: str) -> Experiment:
-        with self._errors(f"reading experiment {exp_key!r}"):
-            doc = self._experiments.find_one({"exp_key": exp_key})
-            if doc is None:
-                known = self._experiments.distinct("exp_key")
-                raise UnknownExperimentError(
-                    f"no experiment {exp_key!r} in {self._target.redacted} (it has "
-                    f"{', '.join(map(repr, sorted(known))) or 'none'}); check the key or "
-                    "create it first")
-        return experiment_from_document(doc)
+        return self._experiments.get(exp_key)
 
     def list_experiments(self) -> list[Experiment]:
-        with self._errors("listing the experiments"):
-            docs = list(self._experiments.find().sort([("created_at", ASCENDING),
-                                                       ("_id", ASCENDING)]))
-        return [experiment_from_document(doc) for doc in docs]
+        return self._experiments.all()
 
     # -- the coordinator's side -------------------------------------------------------
 
@@ -335,10 +274,7 @@ class MongoTrialStore(TrialStore):
                 self._fail_unreadable(doc, str(err))
 
     def heartbeat(self, trial: Trial) -> Trial:
-        if trial.state is not TrialState.RUNNING:
-            raise IllegalTransitionError(
-                f"trial {trial.tid} of experiment {trial.exp_key!r} is {trial.state.name}; "
-                "only a RUNNING trial that reserve returned has a lease to refresh")
+        check_leased(trial)
         return self._lease_write(trial, "refreshing the lease of",
                                  heartbeat_update(self._now()))
 
@@ -377,29 +313,6 @@ class MongoTrialStore(TrialStore):
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _connect(self, server_selection_timeout_ms: int, connect_timeout_ms: int,
-                 socket_timeout_ms: int | None) -> MongoClient[Document]:
-        defaults: dict[str, Any] = {
-            "serverSelectionTimeoutMS": server_selection_timeout_ms,
-            "connectTimeoutMS": connect_timeout_ms,
-            "socketTimeoutMS": socket_timeout_ms,
-            # Callers retry unreachable stores themselves and every lease write is
-            # conditional. pymongo 4.20's own retry of a write whose connection failed adds
-            # a transaction number, which a standalone server refuses with an error.
-            "retryWrites": False,
-        }
-        # pymongo lets keywords override the URI's options; an option the URI sets is the
-        # operator's choice, so only those it leaves out are passed.
-        in_uri = {name.lower() for name, _ in parse_qsl(self._target.uri.partition("?")[2])}
-        chosen = {name: value for name, value in defaults.items() if name.lower() not in in_uri}
-        try:
-            # tz_aware: datetimes come back as aware UTC, as the documents hold them.
-            return MongoClient(self._target.uri, tz_aware=True, **chosen)
-        except ConfigurationError as err:
-            raise ConfigError(
-                f"cannot use the MongoDB URI {self._target.redacted}: "
-                f"{self._target.scrub(str(err))}; fix the URI's options") from None
-
     def _now(self) -> datetime:
         now = self._clock()
         if now.tzinfo is None:
@@ -424,12 +337,10 @@ class MongoTrialStore(TrialStore):
     def _fail_unreadable(self, doc: Document, reason: str) -> None:
         """Record a FAIL on a job just reserved whose document is not a trial."""
         logger.error("%s. It is failed instead of evaluated.", reason)
-        failure = {"$set": {"state": int(TrialState.ERROR), "end_time": self._now(),
-                            "result": result_to_document(TrialResult.failed(reason))},
-                   "$inc": {"version": 1}}
         with self._errors(f"failing an unreadable job of experiment {doc.get('exp_key')!r}"):
             self._jobs.update_one({"_id": doc["_id"], "owner": doc["owner"],
-                                   "version": doc["version"]}, failure)
+                                   "version": doc["version"]},
+                                  unreadable_update(reason, self._now()))
 
     def _lease_write(self, trial: Trial, action: str, change: Mapping[str, Any], *,
                      applied: Callable[[Mapping[str, Any]], bool] | None = None) -> Trial:
@@ -450,5 +361,5 @@ class MongoTrialStore(TrialStore):
                         what)
             doc = held
         if doc is None:
-            raise LeaseLostError(lease_lost_message(trial, held))
+            raise LeaseLostError(lease_lost_message(trial, held_lease(held)))
         return trial_from_document(doc)

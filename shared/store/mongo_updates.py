@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.store.documents import Document, result_to_document
+from shared.store.leases import HeldLease, expired_reason
 from shared.trials import Trial, TrialResult, TrialState
 
 Update = dict[str, dict[str, Any]]
@@ -78,21 +79,20 @@ def release_update() -> Update:
 
 def expire_update(trial: Trial, max_attempts: int, now: datetime) -> Update:
     """Failed, because the lease expired on every one of its ``max_attempts``."""
-    last_beat = trial.refresh_time.isoformat() if trial.refresh_time else "never"
-    reason = (f"the lease expired on each of its {trial.attempts} attempts "
-              f"(max_attempts is {max_attempts}); the last holder {trial.owner!r} sent "
-              f"its last heartbeat at {last_beat}")
-    return finish_update(trial, TrialResult.failed(reason), now)
+    return finish_update(trial, TrialResult.failed(expired_reason(trial, max_attempts)), now)
 
 
-def lease_lost_message(trial: Trial, held: Mapping[str, Any] | None) -> str:
-    """Why a write with ``trial``'s lease matched nothing, given the stored document."""
-    mine = f"trial {trial.tid} of experiment {trial.exp_key!r}"
+def unreadable_update(reason: str, now: datetime) -> Update:
+    """Failed with ``reason``: a job just reserved whose document is no trial."""
+    return {"$set": {"state": int(TrialState.ERROR), "end_time": now,
+                     "result": result_to_document(TrialResult.failed(reason))},
+            "$inc": {"version": 1}}
+
+
+def held_lease(held: Mapping[str, Any] | None) -> HeldLease | None:
+    """Who holds the stored job ``held``, for ``lease_lost_message``."""
     if held is None:
-        return f"{mine} is not in the store; drop it and reserve another"
+        return None
     state = held.get("state")
     state_name = TrialState(state).name if state in set(TrialState) else repr(state)
-    return (f"worker {trial.owner!r} no longer holds the lease on {mine} (version "
-            f"{trial.version}): the store has it {state_name}, owned by "
-            f"{held.get('owner')!r} at version {held.get('version')}, because the lease "
-            "expired or the result was already recorded; drop it and reserve another")
+    return HeldLease(state=state_name, owner=held.get("owner"), version=held.get("version"))

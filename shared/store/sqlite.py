@@ -14,26 +14,24 @@ ISO-8601 UTC strings, beside copies of the fields that queries filter and sort o
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from shared.errors import (
-    ExperimentMismatchError,
-    IllegalTransitionError,
     LeaseLostError,
     StoreError,
     StoreUnavailableError,
     UnknownExperimentError,
 )
 from shared.store.base import TrialStore
+from shared.store.clock import Clock, utc_now
 from shared.store.documents import (
     Document,
     experiment_from_document,
@@ -44,6 +42,17 @@ from shared.store.documents import (
     trial_to_document,
     worker_from_document,
     worker_to_document,
+)
+from shared.store.experiment_match import require_same_objective
+from shared.store.leases import check_leased, expired_reason, held_by, lease_lost_message
+from shared.store.sqlite_rows import (
+    INSERT_TRIAL,
+    UPDATE_TRIAL,
+    dumps,
+    iso,
+    loads,
+    trial_of,
+    trial_row,
 )
 from shared.store.sqlite_schema import BUSY_TIMEOUT_S, connect, is_busy
 from shared.trials import (
@@ -57,20 +66,6 @@ from shared.trials import (
 )
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-_DATETIME_FIELDS = ("book_time", "refresh_time", "end_time", "created_at", "last_seen")
-_UPDATE_TRIAL = """UPDATE trials SET state = :state, owner = :owner, version = :version,
-    refresh_time = :refresh_time, doc = :doc WHERE exp_key = :exp_key AND tid = :tid"""
-_INSERT_TRIAL = """INSERT INTO trials
-    (exp_key, tid, state, owner, version, refresh_time, config_key, doc) VALUES
-    (:exp_key, :tid, :state, :owner, :version, :refresh_time, :config_key, :doc)"""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 class SqliteTrialStore(TrialStore):
     """A ``TrialStore`` in the SQLite file at ``path``, created with its folders if missing.
@@ -100,16 +95,10 @@ class SqliteTrialStore(TrialStore):
                 doc = experiment_to_document(
                     replace(experiment, created_at=experiment.created_at or self._now()))
                 db.execute("INSERT INTO experiments (exp_key, created_at, doc) VALUES (?, ?, ?)",
-                           (experiment.exp_key, _iso(doc["created_at"]), _dumps(doc)))
+                           (experiment.exp_key, iso(doc["created_at"]), dumps(doc)))
                 logger.debug("Created experiment %s in %s.", experiment.exp_key, self._path)
                 return experiment_from_document(doc)
-        differences = stored.objective.differences(experiment.objective)
-        if differences:
-            raise ExperimentMismatchError(
-                f"experiment {experiment.exp_key!r} in {self._path} evaluates something else "
-                f"(stored != requested): {'; '.join(differences)}. Use another experiment "
-                "key, or the stored objective, dataset and settings")
-        return stored
+        return require_same_objective(stored, experiment, where=str(self._path))
 
     def get_experiment(self, exp_key: str) -> Experiment:
         with self._transaction("BEGIN") as db:
@@ -118,7 +107,7 @@ class SqliteTrialStore(TrialStore):
     def list_experiments(self) -> list[Experiment]:
         with self._transaction("BEGIN") as db:
             rows = db.execute("SELECT doc FROM experiments ORDER BY created_at, rowid")
-            return [experiment_from_document(_loads(doc)) for (doc,) in rows]
+            return [experiment_from_document(loads(doc)) for (doc,) in rows]
 
     # -- the coordinator's side -------------------------------------------------------
 
@@ -163,7 +152,7 @@ class SqliteTrialStore(TrialStore):
             self._require_experiment(db, exp_key)
             rows = db.execute(
                 f"SELECT doc FROM trials WHERE {' AND '.join(where)} ORDER BY tid", args)
-            return [_trial(doc) for (doc,) in rows]
+            return [trial_of(doc) for (doc,) in rows]
 
     def state_counts(self, exp_key: str) -> dict[TrialState, int]:
         counts = dict.fromkeys(TrialState, 0)
@@ -181,7 +170,7 @@ class SqliteTrialStore(TrialStore):
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be 1 or more, got {max_attempts}")
         sql = "SELECT doc FROM trials WHERE state = ? AND refresh_time < ?"
-        args: list[Any] = [int(TrialState.RUNNING), _iso(older_than)]
+        args: list[Any] = [int(TrialState.RUNNING), iso(older_than)]
         if exp_key is not None:
             sql, args = sql + " AND exp_key = ?", [*args, exp_key]
         requeued, failed = [], []
@@ -189,7 +178,7 @@ class SqliteTrialStore(TrialStore):
             if exp_key is not None:
                 self._require_experiment(db, exp_key)
             for (doc,) in db.execute(sql + " ORDER BY exp_key, tid", args).fetchall():
-                trial = _trial(doc)
+                trial = trial_of(doc)
                 if trial.attempts >= max_attempts:
                     self._update_trial(db, trial, _expired(trial, max_attempts, self._now()))
                     failed.append(trial.tid)
@@ -215,17 +204,14 @@ class SqliteTrialStore(TrialStore):
             row = db.execute(sql + " ORDER BY tid, exp_key LIMIT 1", args).fetchone()
             if row is None:
                 return None
-            trial = _trial(row[0])
+            trial = trial_of(row[0])
             now = self._now()
             return self._update_trial(db, trial, replace(
                 trial, state=TrialState.RUNNING, owner=worker_id, book_time=now,
                 refresh_time=now, attempts=trial.attempts + 1, version=trial.version + 1))
 
     def heartbeat(self, trial: Trial) -> Trial:
-        if trial.state is not TrialState.RUNNING:
-            raise IllegalTransitionError(
-                f"trial {trial.tid} of experiment {trial.exp_key!r} is {trial.state.name}; "
-                "only a RUNNING trial that reserve returned has a lease to refresh")
+        check_leased(trial)
         return self._lease_write(trial, lambda held: replace(held, refresh_time=self._now()))
 
     def finish(self, trial: Trial, result: TrialResult) -> Trial:
@@ -246,17 +232,17 @@ class SqliteTrialStore(TrialStore):
                 "INSERT INTO workers (worker_id, last_seen, exp_key, doc) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (worker_id) DO UPDATE SET last_seen = excluded.last_seen, "
                 "exp_key = excluded.exp_key, doc = excluded.doc",
-                (info.worker_id, _iso(doc["last_seen"]), info.exp_key, _dumps(doc)))
+                (info.worker_id, iso(doc["last_seen"]), info.exp_key, dumps(doc)))
 
     def live_workers(self, *, seen_since: datetime, exp_key: str | None = None
                      ) -> list[WorkerInfo]:
-        sql, args = "SELECT doc FROM workers WHERE last_seen >= ?", [_iso(seen_since)]
+        sql, args = "SELECT doc FROM workers WHERE last_seen >= ?", [iso(seen_since)]
         if exp_key is not None:
             # A worker announced without an experiment serves every experiment.
             sql, args = sql + " AND (exp_key = ? OR exp_key IS NULL)", [*args, exp_key]
         with self._transaction("BEGIN") as db:
             rows = db.execute(sql + " ORDER BY worker_id", args)
-            return [worker_from_document(_loads(doc)) for (doc,) in rows]
+            return [worker_from_document(loads(doc)) for (doc,) in rows]
 
     # -- lifetime ---------------------------------------------------------------------
 
@@ -304,7 +290,7 @@ class SqliteTrialStore(TrialStore):
 
     def _find_experiment(self, db: sqlite3.Connection, exp_key: str) -> Experiment | None:
         row = db.execute("SELECT doc FROM experiments WHERE exp_key = ?", (exp_key,)).fetchone()
-        return None if row is None else experiment_from_document(_loads(row[0]))
+        return None if row is None else experiment_from_document(loads(row[0]))
 
     def _require_experiment(self, db: sqlite3.Connection, exp_key: str) -> Experiment:
         experiment = self._find_experiment(db, exp_key)
@@ -317,7 +303,7 @@ class SqliteTrialStore(TrialStore):
 
     def _insert_trial(self, db: sqlite3.Connection, doc: Document) -> None:
         try:
-            db.execute(_INSERT_TRIAL, _trial_row(doc))
+            db.execute(INSERT_TRIAL, trial_row(doc))
         except sqlite3.IntegrityError as err:
             raise StoreError(
                 f"trial {doc['tid']} of experiment {doc['exp_key']!r} is already in "
@@ -326,7 +312,7 @@ class SqliteTrialStore(TrialStore):
     def _update_trial(self, db: sqlite3.Connection, old: Trial, new: Trial) -> Trial:
         if new.state is not old.state:
             old.state.check_transition(new.state, old.tid)
-        db.execute(_UPDATE_TRIAL, _trial_row(trial_to_document(new)))
+        db.execute(UPDATE_TRIAL, trial_row(trial_to_document(new)))
         return new
 
     def _lease_write(self, trial: Trial, change: Callable[[Trial], Trial]) -> Trial:
@@ -334,10 +320,10 @@ class SqliteTrialStore(TrialStore):
         with self._transaction() as db:
             row = db.execute("SELECT doc FROM trials WHERE exp_key = ? AND tid = ?",
                              (trial.exp_key, trial.tid)).fetchone()
-            held = None if row is None else _trial(row[0])
+            held = None if row is None else trial_of(row[0])
             if held is None or (held.state, held.owner, held.version) != (
                     TrialState.RUNNING, trial.owner, trial.version):
-                raise LeaseLostError(_lease_lost_message(trial, held))
+                raise LeaseLostError(lease_lost_message(trial, held_by(held)))
             return self._update_trial(db, held, change(held))
 
 
@@ -349,62 +335,6 @@ def _requeued(trial: Trial) -> Trial:
 
 def _expired(trial: Trial, max_attempts: int, now: datetime) -> Trial:
     """A running trial failed because its lease expired once too often."""
-    last_beat = trial.refresh_time.isoformat() if trial.refresh_time else "never"
-    reason = (f"the lease expired on each of its {trial.attempts} attempts "
-              f"(max_attempts is {max_attempts}); the last holder {trial.owner!r} sent "
-              f"its last heartbeat at {last_beat}")
-    return replace(trial, state=TrialState.ERROR, result=TrialResult.failed(reason),
+    return replace(trial, state=TrialState.ERROR,
+                   result=TrialResult.failed(expired_reason(trial, max_attempts)),
                    end_time=now, version=trial.version + 1)
-
-
-def _lease_lost_message(trial: Trial, held: Trial | None) -> str:
-    mine = f"trial {trial.tid} of experiment {trial.exp_key!r}"
-    if held is None:
-        return f"{mine} is not in the store; drop it and reserve another"
-    return (f"worker {trial.owner!r} no longer holds the lease on {mine} (version "
-            f"{trial.version}): the store has it {held.state.name}, owned by {held.owner!r} "
-            f"at version {held.version}, because the lease expired or the result was "
-            "already recorded; drop it and reserve another")
-
-
-# -- rows -------------------------------------------------------------------
-
-
-def _iso(value: datetime) -> str:
-    """A UTC time as fixed-width ISO-8601 text, so that text order is time order."""
-    if value.tzinfo is None:
-        raise ValueError(f"{value} has no time zone; the store compares UTC times only")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _dumps(doc: Document) -> str:
-    return json.dumps(doc, default=_datetime_as_text)
-
-
-def _datetime_as_text(value: object) -> str:
-    if isinstance(value, datetime):
-        return _iso(value)
-    raise StoreError(f"cannot store {value!r} of type {type(value).__name__}: documents hold "
-                     "plain JSON values and datetimes only; convert it before storing")
-
-
-def _loads(text: str) -> Document:
-    doc: Document = json.loads(text)
-    for field in _DATETIME_FIELDS:
-        if isinstance(doc.get(field), str):
-            # Text that is no time stays text: the document reader names the bad field.
-            with suppress(ValueError):
-                doc[field] = datetime.fromisoformat(doc[field])
-    return doc
-
-
-def _trial(text: str) -> Trial:
-    return trial_from_document(_loads(text))
-
-
-def _trial_row(doc: Document) -> dict[str, Any]:
-    refresh = doc["refresh_time"]
-    return {"exp_key": doc["exp_key"], "tid": doc["tid"], "state": doc["state"],
-            "owner": doc["owner"], "version": doc["version"],
-            "refresh_time": None if refresh is None else _iso(refresh),
-            "config_key": doc["config_key"], "doc": _dumps(doc)}

@@ -1,0 +1,65 @@
+"""The SQLite store's rows: documents as JSON text, times as ISO-8601 UTC text.
+
+A trial's row holds its whole document beside copies of the fields that queries filter
+and sort on; ``trial_row`` makes both from one document, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import suppress
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.errors import StoreError
+from shared.store.documents import Document, trial_from_document
+from shared.trials import Trial
+
+_DATETIME_FIELDS = ("book_time", "refresh_time", "end_time", "created_at", "last_seen")
+UPDATE_TRIAL = """UPDATE trials SET state = :state, owner = :owner, version = :version,
+    refresh_time = :refresh_time, doc = :doc WHERE exp_key = :exp_key AND tid = :tid"""
+INSERT_TRIAL = """INSERT INTO trials
+    (exp_key, tid, state, owner, version, refresh_time, config_key, doc) VALUES
+    (:exp_key, :tid, :state, :owner, :version, :refresh_time, :config_key, :doc)"""
+
+
+def iso(value: datetime) -> str:
+    """A UTC time as fixed-width ISO-8601 text, so that text order is time order."""
+    if value.tzinfo is None:
+        raise ValueError(f"{value} has no time zone; the store compares UTC times only")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def dumps(doc: Document) -> str:
+    return json.dumps(doc, default=_datetime_as_text)
+
+
+def _datetime_as_text(value: object) -> str:
+    if isinstance(value, datetime):
+        return iso(value)
+    raise StoreError(f"cannot store {value!r} of type {type(value).__name__}: documents hold "
+                     "plain JSON values and datetimes only; convert it before storing")
+
+
+def loads(text: str) -> Document:
+    doc: Document = json.loads(text)
+    for field in _DATETIME_FIELDS:
+        if isinstance(doc.get(field), str):
+            # Text that is no time stays text: the document reader names the bad field.
+            with suppress(ValueError):
+                doc[field] = datetime.fromisoformat(doc[field])
+    return doc
+
+
+def trial_of(text: str) -> Trial:
+    """The trial a row's document text describes."""
+    return trial_from_document(loads(text))
+
+
+def trial_row(doc: Document) -> dict[str, Any]:
+    """The column values of a trial's row, for ``INSERT_TRIAL`` and ``UPDATE_TRIAL``."""
+    refresh = doc["refresh_time"]
+    return {"exp_key": doc["exp_key"], "tid": doc["tid"], "state": doc["state"],
+            "owner": doc["owner"], "version": doc["version"],
+            "refresh_time": None if refresh is None else iso(refresh),
+            "config_key": doc["config_key"], "doc": dumps(doc)}
