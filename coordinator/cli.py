@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from coordinator import settings as defaults
@@ -22,11 +24,25 @@ from shared.ocr_objective import OBJECTIVE_NAME as OCR_NAME
 from shared.retry import StopRequestedError
 from shared.signals import stop_on_signals
 from shared.store.factory import DEFAULT_HISTORY
+from shared.store.uri import redact_uri
 
 if TYPE_CHECKING:
-    from coordinator.run import RunResult
+    from coordinator.run import RunRequest, RunResult
+    from shared.jsontypes import JsonObject
+    from shared.trials import ObjectiveSpec
 
 EXIT_STOPPED = 130  # as a shell reports a program ended by Ctrl-C
+# `run` options that only a local run reads, what to use instead with --mongo, and where a
+# value must come from to be refused. OCRTUNE_TRIAL_TIMEOUT_S from the environment is left
+# alone: `python -m worker` reads the same variable, and one shell may start both.
+_LOCAL_RUN_ONLY = {
+    "workers": ("--workers", "with MongoDB the workers evaluate the trials: start "
+                "`python -m worker` once per core on each machine instead",
+                (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)),
+    "trial_timeout_s": ("--trial-timeout", "give the workers their limit instead: "
+                        "`python -m worker --trial-timeout S` (default 600 s)",
+                        (ParameterSource.COMMANDLINE,)),
+}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,12 +103,14 @@ def cli(log_level: str) -> None:
               default=defaults.NO_WORKER_WARNING_S, envvar="OCRTUNE_NO_WORKER_WARNING_S",
               show_default=True,
               help="Seconds trials may wait with no live worker before a warning says so.")
-def run(*, data_dir: Path | None, objective: str, dataset: str | None, target: str | None,
-        max_evals: int, exp_key: str | None, algo: str, seed: int,
+@click.pass_context
+def run(ctx: click.Context, *, data_dir: Path | None, objective: str, dataset: str | None,
+        target: str | None, max_evals: int, exp_key: str | None, algo: str, seed: int,
         engine: str, lang: str, mongo: str | None, history: Path, workers: int,
         queue_per_worker: int, lease_timeout_s: float, max_attempts: int,
         trial_timeout_s: float | None, no_worker_warning_s: float) -> None:
     """Search for the best preprocessing; run again to resume where it stopped."""
+    _refuse_local_run_options(ctx, mongo)
     # Imported here: the search loads hyperopt, which takes seconds, and the other
     # commands do not need it.
     from coordinator.progress import SearchProgress  # noqa: PLC0415
@@ -121,9 +139,31 @@ def run(*, data_dir: Path | None, objective: str, dataset: str | None, target: s
         raise click.ClickException(str(err)) from err
     _print_result(result)
     if not result.outcome.completed:
-        click.echo("Stopped before --max-evals; the same command resumes the search.",
-                   err=True)
+        click.echo(_stopped_message(result, request), err=True)
         sys.exit(EXIT_STOPPED)
+
+
+def _refuse_local_run_options(ctx: click.Context, mongo: str | None) -> None:
+    """A local-run option given with --mongo would be ignored: refuse it, saying instead."""
+    if not mongo:
+        return
+    for name, (option, instead, sources) in _LOCAL_RUN_ONLY.items():
+        if ctx.get_parameter_source(name) in sources:
+            raise click.UsageError(f"{option} is a local-run option and does nothing with "
+                                   f"--mongo; {instead}", ctx=ctx)
+
+
+def _stopped_message(result: RunResult, request: RunRequest) -> str:
+    snapshot = result.outcome.snapshot
+    message = (f"Stopped before --max-evals ({snapshot.finished} of {snapshot.max_evals} "
+               "trials finished); the same command resumes the search.")
+    if result.outcome.best is None:
+        return message
+    store = (["--mongo", redact_uri(request.mongo)] if request.mongo
+             else ["--history", str(request.history)])
+    best = shlex.join(["python", "-m", "coordinator", "best", "--exp-key",
+                       result.experiment.exp_key, *store])
+    return f"{message} The best so far, scored again: {best}"
 
 
 def _print_result(result: RunResult) -> None:
@@ -138,13 +178,18 @@ def _print_result(result: RunResult) -> None:
                                    "see the errors with `coordinator history --state error`")
     click.echo(f"Best loss {outcome.best.loss:.4f} (trial {outcome.best.tid}); parameters:")
     click.echo(json.dumps(outcome.best.params, indent=2))
-    spec = result.experiment.objective
+    if outcome.completed:
+        # A stopped run skips this: it reads every image twice, long after Ctrl-C.
+        _print_scores(result.experiment.objective, outcome.best.params)
+
+
+def _print_scores(spec: ObjectiveSpec, params: JsonObject) -> None:
     if spec.name == OCR_NAME:
-        rows = compare_images(spec, outcome.best.params)
+        rows = compare_images(spec, params)
         click.echo("\nPer image, read with no preprocessing (raw) and with the best:")
         click.echo(comparison_table(rows))
     elif spec.name == SKLEARN_NAME:
-        click.echo(model_summary(spec, outcome.best.params))
+        click.echo(model_summary(spec, params))
 
 
 # Registers status, history, best, plot, report and apply on `cli`; imported last because

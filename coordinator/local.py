@@ -1,19 +1,74 @@
-"""The local run: the search and its workers in one process, trials in a SQLite file."""
+"""The local run: the search and its workers in one process, trials in a SQLite file.
+
+Local workers keep the worker's limit on failures in a row (``--max-consecutive-failures``,
+5 by default) instead of running through every failure. A bad configuration is not a
+failure: it scores a high loss. A trial fails when its evaluation breaks (Tesseract
+missing, a --trial-timeout too short for the photos, a bug), and hyperopt's TPE learns
+nothing from failed trials, so a streak of them says the run is broken, not that the search
+is in a bad region; going on would fail trial after trial up to --max-evals. One failure
+among successes resets the streak and stops nothing. A run whose workers all stopped ends
+with ``LocalWorkersStoppedError`` saying why; every trial finished so far is kept, and the
+same command resumes once the cause is fixed.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from coordinator.search import Search, SearchOutcome, SearchSnapshot
 from coordinator.settings import SearchSettings
+from shared.errors import OcrTuneError
 from shared.objective import ObjectiveKind
 from shared.store.base import TrialStore
-from shared.trials import Experiment
-from worker import Worker, WorkerSettings
+from shared.trials import Experiment, TrialState
+from worker import ExitReason, Worker, WorkerSettings
 
 logger = logging.getLogger(__name__)
+
+
+class LocalWorkersStoppedError(OcrTuneError):
+    """Raised when every local worker stopped before the search finished; says why."""
+
+
+class _LocalWorker:
+    """One in-process worker on its own thread, remembering why it stopped."""
+
+    def __init__(self, store: TrialStore, settings: WorkerSettings, *,
+                 stop: threading.Event, index: int) -> None:
+        self._worker = Worker(store, settings, stop=stop, worker_id=f"local-{index}")
+        self._max_failures = settings.max_consecutive_failures
+        self._thread = threading.Thread(target=self._run, name=f"local-worker-{index}",
+                                        daemon=True)
+        self._reason: ExitReason | None = None
+        self._error: Exception | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def why_stopped(self, owner: str) -> str:
+        """Why the worker stopped, as a clause after "the local worker stopped: "."""
+        if self._error is not None:
+            return (f"an unexpected error, {type(self._error).__name__}: {self._error} "
+                    "(the traceback is in the log)")
+        if self._reason is ExitReason.TOO_MANY_FAILURES:
+            return f"{owner} trials failed {self._max_failures} times in a row"
+        return "it ended" if self._reason is None else self._reason.value
+
+    def _run(self) -> None:
+        try:
+            self._reason = self._worker.run()
+        except Exception as err:  # the thread's boundary: kept for the run to report
+            logger.exception("Worker %s stopped on an unexpected error.",
+                             self._worker.worker_id)
+            self._error = err
 
 
 def run_local(store: TrialStore, experiment: Experiment, kind: ObjectiveKind,
@@ -23,22 +78,40 @@ def run_local(store: TrialStore, experiment: Experiment, kind: ObjectiveKind,
     """Search with ``workers`` in-process workers, each evaluating in its own child process.
 
     The workers are the same as ``python -m worker``'s, on threads: one code path for a
-    laptop and a cluster. They stop when the search ends or ``stop`` is set.
+    laptop and a cluster. They stop when the search ends or ``stop`` is set. Raises
+    LocalWorkersStoppedError when they all stopped first.
     """
     workers_stop = threading.Event()
-    threads = [
-        threading.Thread(
-            target=Worker(store, worker_settings, stop=workers_stop,
-                          worker_id=f"local-{index}").run,
-            name=f"local-worker-{index}", daemon=True)
-        for index in range(workers)
-    ]
-    for thread in threads:
-        thread.start()
-    search = Search(store, experiment, kind, settings, stop=stop, on_progress=on_progress)
+    local = [_LocalWorker(store, worker_settings, stop=workers_stop, index=index)
+             for index in range(workers)]
+    for worker in local:
+        worker.start()
+    search = Search(store, experiment, kind, settings, stop=stop, on_progress=on_progress,
+                    workers_gone=lambda: not any(worker.is_alive() for worker in local))
     try:
-        return search.run()
+        outcome = search.run()
     finally:
         workers_stop.set()
-        for thread in threads:
-            thread.join()
+        for worker in local:
+            worker.join()
+    if not outcome.completed and not stop.is_set():
+        raise LocalWorkersStoppedError(_stopped_message(store, experiment.exp_key, local))
+    return outcome
+
+
+def _stopped_message(store: TrialStore, exp_key: str, local: Sequence[_LocalWorker]) -> str:
+    if len(local) == 1:
+        subject, owner = "the local worker stopped", "its"
+    else:
+        subject, owner = f"the {len(local)} local workers stopped", "their"
+    reasons = dict.fromkeys(worker.why_stopped(owner) for worker in local)
+    parts = [f"{subject} before --max-evals was reached: {'; '.join(reasons)}"]
+    failed = store.trials(exp_key, states=(TrialState.ERROR,))
+    if failed:
+        last = max(failed, key=lambda t: (t.end_time is not None, t.end_time, t.tid))
+        error = last.result.error if last.result is not None else None
+        parts.append(f"the last error (trial {last.tid}): {error or 'none recorded'}")
+        parts.append("see every failed trial with `coordinator history --state error`")
+    parts.append("fix the cause and run the same command again to resume; the trials "
+                 "finished so far are kept")
+    return "; ".join(parts)

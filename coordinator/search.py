@@ -47,7 +47,7 @@ class SearchSnapshot:
 class SearchOutcome:
     snapshot: SearchSnapshot
     best: Trial | None
-    completed: bool  # False when a stop was requested before max_evals finished
+    completed: bool  # False when a stop request or the last worker's end came first
 
 
 class Search:
@@ -56,13 +56,18 @@ class Search:
     def __init__(self, store: TrialStore, experiment: Experiment, kind: ObjectiveKind,
                  settings: SearchSettings, *, stop: threading.Event | None = None,
                  on_progress: Callable[[SearchSnapshot], None] | None = None,
-                 no_worker_hint: str = "start a worker") -> None:
+                 no_worker_hint: str = "start a worker",
+                 workers_gone: Callable[[], bool] | None = None) -> None:
+        """``workers_gone`` says whether no trial can be evaluated any more (a local run's
+        workers all stopped); the search then ends unfinished instead of waiting forever.
+        """
         self._store = store
         self._exp_key = experiment.exp_key
         self._settings = settings
         self._stop = stop or threading.Event()
         self._on_progress = on_progress
         self._no_worker_hint = no_worker_hint
+        self._workers_gone = workers_gone or (lambda: False)
         self._suggester = Suggester(kind, algo=experiment.algo, seed=experiment.seed)
         self._history = HyperoptHistory()
         self._trials: dict[int, Trial] = {}
@@ -79,12 +84,20 @@ class Search:
         logger.info("Experiment %r: %d trial(s) in the history; searching until %d are "
                     "finished.", self._exp_key, len(self._trials), self._settings.max_evals)
         while True:
+            # Asked before the snapshot, so that it counts the last results of workers
+            # that are gone: a run whose last worker stopped on its final trial completed.
+            workers_gone = self._workers_gone()
             self._reap()
             self._take_in_finished()
             snapshot = self._snapshot()
             if self._on_progress is not None:
                 self._on_progress(snapshot)
             if snapshot.finished >= self._settings.max_evals or self._stop.is_set():
+                break
+            if workers_gone:
+                logger.error("Experiment %r: no worker is left to evaluate trials; the search "
+                             "stops with %d of %d finished.", self._exp_key,
+                             snapshot.finished, self._settings.max_evals)
                 break
 
             self._top_up(snapshot)
@@ -94,8 +107,8 @@ class Search:
         # Trials that finished after the take-in above were counted in the snapshot: take
         # them in too, or the best could miss the last ones.
         self._take_in_finished()
-        return SearchOutcome(snapshot, self.best(), not self._stop.is_set()
-                             or snapshot.finished >= self._settings.max_evals)
+        return SearchOutcome(snapshot, self.best(),
+                             snapshot.finished >= self._settings.max_evals)
 
     def best(self) -> Trial | None:
         scored = [t for t in self._trials.values() if t.loss is not None]

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
+import pytest
 from click.testing import CliRunner
 
 from coordinator.cli import cli
+from coordinator.run import RunRequest
+from shared.errors import OcrTuneError
+from tests.fakes.quadratic import quadratic_spec
+from tests.fakes.quadratic import register as register_quadratic
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data"
 
@@ -85,3 +91,69 @@ def test_the_command_line_knows_the_sklearn_objective_by_its_registered_name() -
     from shared.sklearn_objective import OBJECTIVE_NAME
 
     assert SKLEARN_NAME == OBJECTIVE_NAME
+
+
+def test_a_local_run_whose_trials_all_fail_exits_non_zero_saying_why_its_worker_stopped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a run whose objective fails every trial (the test objective, standing in for
+    # OCR trials that all time out)
+    register_quadratic()
+    monkeypatch.setattr("coordinator.run.objective_spec",
+                        lambda _request: quadratic_spec(fail_all=True))
+
+    # When it is asked for 50 trials
+    code, output = run("--data", str(SAMPLE), "--max-evals", "50",
+                       "--history", str(tmp_path / "h.sqlite"))
+
+    # Then it ends, exit 1, with one message saying why and how to go on, and no traceback
+    assert code == 1, output
+    assert ("Error: the local worker stopped before --max-evals was reached: its trials "
+            "failed 5 times in a row; the last error (trial 4): this objective fails every "
+            "trial on purpose; see every failed trial with `coordinator history --state "
+            "error`; fix the cause and run the same command again to resume") in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(("option", "value", "instead"), [
+    ("--workers", "4", "start `python -m worker` once per core on each machine instead"),
+    ("--trial-timeout", "30", "`python -m worker --trial-timeout S`"),
+])
+def test_a_local_run_option_with_mongo_is_a_usage_error_saying_what_to_do_instead(
+        tmp_path: Path, option: str, value: str, instead: str) -> None:
+    # Given a run on MongoDB (nothing listens there: the check comes before connecting)
+    mongo = "mongodb://127.0.0.1:9/ocrtune"
+
+    # When it is given an option only a local run reads
+    code, output = run("--data", str(SAMPLE), "--max-evals", "3", "--mongo", mongo,
+                       option, value)
+
+    # Then it is refused as a usage error naming the option and what to use instead
+    assert code == 2, output
+    assert f"{option} is a local-run option and does nothing with --mongo" in output
+    assert instead in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_workers_variable_with_mongo_is_refused_but_the_shared_trial_timeout_is_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given OCRTUNE_TRIAL_TIMEOUT_S, which workers started from the same shell also read
+    monkeypatch.setenv("OCRTUNE_TRIAL_TIMEOUT_S", "30")
+    monkeypatch.setattr("coordinator.run.run_experiment", _search_reached)
+
+    # When a run on MongoDB starts, once with OCRTUNE_WORKERS set too
+    monkeypatch.setenv("OCRTUNE_WORKERS", "4")
+    refused, refusal = run("--data", str(SAMPLE), "--max-evals", "3", "--mongo", "mongo-uri")
+    monkeypatch.delenv("OCRTUNE_WORKERS")
+    accepted, acceptance = run("--data", str(SAMPLE), "--max-evals", "3", "--mongo",
+                               "mongo-uri")
+
+    # Then only the worker count is refused; the shared time limit reaches the search
+    assert refused == 2
+    assert "--workers is a local-run option" in refusal
+    assert accepted == 1
+    assert "the search was reached on mongo-uri" in acceptance
+
+
+def _search_reached(request: RunRequest, *_args: object, **_kwargs: object) -> NoReturn:
+    raise OcrTuneError(f"the search was reached on {request.mongo}")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
 
-from coordinator.local import run_local
+from coordinator.local import LocalWorkersStoppedError, run_local
 from coordinator.search import SearchOutcome
 from coordinator.settings import SearchSettings
 from shared.store.sqlite import SqliteTrialStore
-from shared.trials import Experiment, TrialState
+from shared.trials import Experiment, Trial, TrialState
 from tests.fakes.quadratic import (
     DISCRETE_QUADRATIC,
     QUADRATIC,
@@ -20,6 +21,7 @@ from tests.fakes.quadratic import (
     register,
 )
 from worker import WorkerSettings
+from worker.settings import MAX_CONSECUTIVE_FAILURES
 
 
 @pytest.fixture(autouse=True)
@@ -106,3 +108,71 @@ def test_a_repeat_of_a_trial_still_running_waits_for_its_result_instead_of_runni
     assert outcome.snapshot.finished == 24
     assert len({t.config_key for t in evaluated}) == len(evaluated)
     assert all(t.loss is not None for t in trials)
+
+
+class _UnreservableStore(SqliteTrialStore):
+    """A history whose workers cannot reserve: the error no worker expects."""
+
+    def reserve(self, worker_id: str, exp_keys: Collection[str] | None = None
+                ) -> Trial | None:
+        raise RuntimeError("the history file went away")
+
+
+def failing_search(path: Path, *, workers: int = 1,
+                   store_class: type[SqliteTrialStore] = SqliteTrialStore) -> str:
+    """Run a local search whose trials all fail; the message it stopped with."""
+    with store_class(path) as store:
+        experiment = store.ensure_experiment(
+            Experiment(exp_key="exp", objective=quadratic_spec(fail_all=True), seed=3))
+        with pytest.raises(LocalWorkersStoppedError) as raised:
+            run_local(store, experiment, QUADRATIC,
+                      SearchSettings(max_evals=50, poll_interval_s=0.01), workers=workers,
+                      stop=threading.Event(),
+                      worker_settings=WorkerSettings(exp_key="exp", poll_interval_s=0.01))
+    return str(raised.value)
+
+
+def test_a_local_run_whose_trials_all_fail_stops_after_the_failure_limit_saying_why(
+        tmp_path: Path) -> None:
+    # Given an objective that fails every trial, and a search for 50 trials
+    # When the local run searches
+    message = failing_search(tmp_path / "h.sqlite")
+
+    # Then it stops once its worker gave up, naming the limit, the last error and the fix
+    assert message.startswith("the local worker stopped before --max-evals was reached: "
+                              f"its trials failed {MAX_CONSECUTIVE_FAILURES} times in a row")
+    assert "this objective fails every trial on purpose" in message
+    assert "coordinator history --state error" in message
+    assert "run the same command again to resume" in message
+    # And every failed trial is kept, none left running
+    trials = SqliteTrialStore(tmp_path / "h.sqlite").trials("exp")
+    states = [t.state for t in trials]
+    assert states.count(TrialState.ERROR) == MAX_CONSECUTIVE_FAILURES
+    assert TrialState.RUNNING not in states
+
+
+def test_a_local_run_stops_only_when_every_one_of_its_workers_has_stopped(
+        tmp_path: Path) -> None:
+    # Given two local workers whose trials all fail
+    # When the run searches
+    message = failing_search(tmp_path / "h.sqlite", workers=2)
+
+    # Then it stops once both have given up, each after its own streak
+    assert message.startswith("the 2 local workers stopped before --max-evals was reached: "
+                              f"their trials failed {MAX_CONSECUTIVE_FAILURES} times in a row")
+    trials = SqliteTrialStore(tmp_path / "h.sqlite").trials("exp")
+    failed = [t for t in trials if t.state is TrialState.ERROR]
+    assert len(failed) == 2 * MAX_CONSECUTIVE_FAILURES
+    assert {t.owner for t in failed} == {"local-0", "local-1"}
+
+
+def test_a_local_worker_ended_by_an_unexpected_error_stops_the_run_naming_the_error(
+        tmp_path: Path) -> None:
+    # Given a history from which the worker cannot reserve a trial
+    # When the local run searches
+    message = failing_search(tmp_path / "h.sqlite", store_class=_UnreservableStore)
+
+    # Then it stops at once, naming the error, instead of waiting for a worker forever
+    assert ("the local worker stopped before --max-evals was reached: an unexpected error, "
+            "RuntimeError: the history file went away") in message
+    assert "run the same command again to resume" in message

@@ -1,0 +1,102 @@
+"""What `coordinator run` prints at the end of an OCR search: finished, and stopped early."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from coordinator.cli import cli
+from shared.params import PipelineParams
+from shared.store.sqlite import SqliteTrialStore
+from tests.conftest import MakeDataset
+
+TEXTS = {"fox": "The quick brown fox", "dog": "jumps over the lazy dog"}
+STEPS = {"resize", "binarise", "denoise", "erode_kernel", "dilate_kernel"}
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["--log-level", "WARNING", "run", *args])
+
+
+def printed_params(stdout: str) -> object:
+    start = stdout.index("parameters:\n") + len("parameters:\n")
+    end = stdout.index("\n\n", start) if "\n\n" in stdout[start:] else len(stdout)
+    return json.loads(stdout[start:end])
+
+
+def table_rows(stdout: str) -> dict[str, list[float]]:
+    """The per-image table's rows after its header and rule, by first cell."""
+    rows = {}
+    for line in stdout[stdout.index("Per image"):].splitlines()[3:]:
+        total = line.startswith("total loss")
+        name, *cells = ["total loss", *line.split()[2:]] if total else line.split()
+        rows[name] = [float(cell) for cell in cells]
+    return rows
+
+
+def test_a_finished_ocr_run_prints_plain_parameters_and_a_row_per_image_and_the_total(
+        tmp_path: Path, make_dataset: MakeDataset) -> None:
+    # Given a dataset of two images
+    data = make_dataset(TEXTS)
+    history = tmp_path / "h.sqlite"
+
+    # When a short search runs to its end
+    result = run("--data", str(data), "--max-evals", "3", "--history", str(history))
+
+    # Then the best parameters are the stored trial's plain JSON, with no choice indices
+    assert result.exit_code == 0, result.output
+    params = printed_params(result.stdout)
+    best = min((t for t in SqliteTrialStore(history).trials("ocr-dataset")
+                if t.loss is not None), key=lambda t: (t.loss, t.tid))
+    assert params == best.params
+    assert isinstance(params, dict) and set(params) == STEPS
+    assert all(params[step] is None or isinstance(params[step], dict)
+               for step in ("binarise", "denoise"))
+    PipelineParams.from_json(params)
+    # And the table has a row per image, raw and best similarity in [0, 1], and a total
+    # loss row whose best column is the search's best loss
+    rows = table_rows(result.stdout)
+    assert set(rows) == {*TEXTS, "total loss"}
+    for name in TEXTS:
+        similarity_raw, similarity_best = rows[name][:2]
+        assert len(rows[name]) == 7
+        assert 0 <= similarity_raw <= 1 and 0 <= similarity_best <= 1
+    loss_raw, loss_best, _change = rows["total loss"]
+    assert loss_raw == pytest.approx(sum(1 - rows[n][0] for n in TEXTS), abs=0.002)
+    assert best.loss is not None and loss_best == pytest.approx(best.loss, abs=0.002)
+
+
+def test_a_run_stopped_before_max_evals_prints_the_best_so_far_without_reading_images_again(
+        tmp_path: Path, make_dataset: MakeDataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a search that has finished one trial
+    data = make_dataset(TEXTS)
+    history = tmp_path / "h.sqlite"
+    assert run("--data", str(data), "--max-evals", "1", "--history", str(history)
+               ).exit_code == 0
+    # ... and a stop requested (as by Ctrl-C) as soon as it resumes
+    stopped = threading.Event()
+    stopped.set()
+    monkeypatch.setattr("coordinator.cli.stop_on_signals", lambda _what: stopped)
+    monkeypatch.setattr("coordinator.cli.compare_images", _no_comparison)
+
+    # When it is resumed for ten trials
+    result = run("--data", str(data), "--max-evals", "10", "--history", str(history))
+
+    # Then it exits 130 with the best so far, skips the per-image comparison, and says how
+    # to get that comparison and how to resume
+    assert result.exit_code == 130, result.output
+    assert printed_params(result.stdout) == SqliteTrialStore(history).trials(
+        "ocr-dataset")[0].params
+    assert "Per image" not in result.stdout
+    assert ("Stopped before --max-evals (1 of 10 trials finished); the same command resumes "
+            "the search.") in result.stderr
+    assert (f"python -m coordinator best --exp-key ocr-dataset --history {history}"
+            in result.stderr)
+
+
+def _no_comparison(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("a stopped run read the images again")
