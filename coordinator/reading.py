@@ -33,12 +33,13 @@ def open_for_reading(*, mongo: str | None, history: Path) -> TrialStore:
     """
     if mongo:
         target = parse_mongo_uri(mongo)
-        return MongoTrialStore(target, server_selection_timeout_ms=_timeout_ms(target.uri))
+        return MongoTrialStore(target, server_selection_timeout_ms=_timeout_ms(target.uri),
+                               read_only=True)
     if not history.is_file():
         raise ConfigError(f"there is no history file {history}; run `python -m coordinator "
                           "run` to make one, pass --history with its path, or --mongo URI "
                           "for trials kept in MongoDB")
-    return SqliteTrialStore(history)
+    return SqliteTrialStore(history, read_only=True)
 
 
 def _timeout_ms(uri: str) -> int:

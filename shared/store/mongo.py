@@ -32,7 +32,8 @@ Collections, in the database the URI names (default ``ocrtune``):
 
 A worker's lease is (owner, version): heartbeats, results and hand-backs filter on
 ``state: RUNNING, owner, version`` and change nothing when another process got there
-first. The indexes are created when the store opens; creating them again is a no-op.
+first. The indexes (``shared.store.mongo_client``) are created when the store opens, unless
+it opens to read only; creating them again is a no-op.
 
 Every error names the server by its redacted URI: passwords never reach a message.
 """
@@ -106,12 +107,15 @@ class MongoTrialStore(TrialStore):
     """A ``TrialStore`` in the MongoDB database ``target`` names.
 
     Opening connects and creates the indexes, so an unreachable server raises
-    ``StoreUnavailableError`` here, after ``server_selection_timeout_ms``. The timeouts and
-    ``retryWrites=false`` are defaults: ``serverSelectionTimeoutMS``, ``connectTimeoutMS``,
-    ``socketTimeoutMS`` or ``retryWrites`` in the URI win over them (None for
-    ``socket_timeout_ms`` waits for ever). One object may
-    be shared between threads (pymongo's client is thread-safe). ``clock`` gives the time
-    stamped on leases and results; tests pass a fake one.
+    ``StoreUnavailableError`` here, after ``server_selection_timeout_ms``. With
+    ``read_only`` it only pings the server and writes nothing, so that the commands that
+    only read need no more than a database user with the ``read`` role.
+
+    The timeouts and ``retryWrites=false`` are defaults: ``serverSelectionTimeoutMS``,
+    ``connectTimeoutMS``, ``socketTimeoutMS`` or ``retryWrites`` in the URI win over them
+    (None for ``socket_timeout_ms`` waits for ever). One object may be shared between
+    threads (pymongo's client is thread-safe). ``clock`` gives the time stamped on leases
+    and results; tests pass a fake one.
     """
 
     def __init__(
@@ -122,6 +126,7 @@ class MongoTrialStore(TrialStore):
         server_selection_timeout_ms: int = SERVER_SELECTION_TIMEOUT_MS,
         connect_timeout_ms: int = CONNECT_TIMEOUT_MS,
         socket_timeout_ms: int | None = SOCKET_TIMEOUT_MS,
+        read_only: bool = False,
     ) -> None:
         self._target = target
         self._clock = clock
@@ -133,8 +138,12 @@ class MongoTrialStore(TrialStore):
         self._experiments = MongoExperiments(database["experiments"], target)
         self._counters = database["counters"]
         self._workers = database["workers"]
-        with self._errors("creating the indexes"):
-            create_indexes(database)
+        if read_only:
+            with self._errors("connecting"):
+                self._client.admin.command("ping")
+        else:
+            with self._errors("creating the indexes"):
+                create_indexes(database)
         logger.info("Opened the MongoDB trial store at %s, database %s.",
                     target.redacted, target.database)
 
@@ -158,7 +167,7 @@ class MongoTrialStore(TrialStore):
     def next_tids(self, exp_key: str, count: int) -> list[int]:
         if count < 0:
             raise ValueError(f"next_tids needs a count of 0 or more, got {count}")
-        self.get_experiment(exp_key)
+        self._experiments.require(exp_key)
         with self._errors(f"allocating {count} trial ids for experiment {exp_key!r}"):
             counter = self._counters.find_one_and_update(
                 {"_id": exp_key}, {"$inc": {"next_tid": count}}, upsert=True,
@@ -168,7 +177,7 @@ class MongoTrialStore(TrialStore):
         return list(range(end - count, end))
 
     def enqueue(self, exp_key: str, trials: Sequence[NewTrial]) -> None:
-        self.get_experiment(exp_key)
+        self._experiments.require(exp_key)
         if not trials:
             return
         self._refuse_taken_tids(exp_key, [trial.tid for trial in trials])
@@ -183,7 +192,7 @@ class MongoTrialStore(TrialStore):
         logger.debug("Queued %s trials of experiment %s.", len(docs), exp_key)
 
     def insert_reused(self, exp_key: str, trial: NewTrial, source: Trial) -> Trial:
-        self.get_experiment(exp_key)
+        self._experiments.require(exp_key)
         doc = reused_trial_document(exp_key, trial, source, self._now())
         with self._errors(f"storing reused trial {trial.tid} of experiment {exp_key!r}"):
             try:
@@ -204,13 +213,13 @@ class MongoTrialStore(TrialStore):
             query["state"] = {"$in": [int(state) for state in states]}
         if tids is not None:
             query["tid"] = {"$in": [int(tid) for tid in tids]}
-        self.get_experiment(exp_key)
+        self._experiments.require(exp_key)
         with self._errors(f"reading the trials of experiment {exp_key!r}"):
             docs = list(self._jobs.find(query).sort("tid", ASCENDING))
         return [trial_from_document(doc) for doc in docs]
 
     def state_counts(self, exp_key: str) -> dict[TrialState, int]:
-        self.get_experiment(exp_key)
+        self._experiments.require(exp_key)
         counts = dict.fromkeys(TrialState, 0)
         with self._errors(f"counting the trials of experiment {exp_key!r}"):
             groups = list(self._jobs.aggregate([
@@ -228,7 +237,7 @@ class MongoTrialStore(TrialStore):
         query: Document = {"state": int(TrialState.RUNNING),
                            "refresh_time": {"$lt": older_than}}
         if exp_key is not None:
-            self.get_experiment(exp_key)
+            self._experiments.require(exp_key)
             query["exp_key"] = exp_key
         requeued: list[int] = []
         failed: list[int] = []

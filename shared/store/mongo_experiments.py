@@ -19,11 +19,19 @@ logger = logging.getLogger(__name__)
 
 
 class MongoExperiments:
-    """The experiments in ``collection``, on the server ``target`` names."""
+    """The experiments in ``collection``, on the server ``target`` names.
+
+    Remembers the keys of the experiments it has seen stored, so that ``require`` asks the
+    server only once per key: an idle coordinator's every poll would otherwise begin each
+    of its calls with a lookup. Experiments are never deleted (no command deletes one), so
+    a key seen once stays valid; one deleted by hand is still taken as known here.
+    """
 
     def __init__(self, collection: Collection[Document], target: MongoTarget) -> None:
         self._collection = collection
         self._target = target
+        # Only ever added to; adding to a set is atomic, so threads may share it unlocked.
+        self._known: set[str] = set()
 
     def ensure(self, experiment: Experiment) -> Experiment:
         """Store ``experiment`` (its ``created_at`` set), or return the matching stored one."""
@@ -36,6 +44,7 @@ class MongoExperiments:
             else:
                 logger.info("Created experiment %s in %s.", experiment.exp_key,
                             self._target.redacted)
+                self._known.add(experiment.exp_key)
                 return experiment_from_document(doc)
         return require_same_objective(stored, experiment, where=self._target.redacted)
 
@@ -48,7 +57,14 @@ class MongoExperiments:
                     f"no experiment {exp_key!r} in {self._target.redacted} (it has "
                     f"{', '.join(map(repr, sorted(known))) or 'none'}); check the key or "
                     "create it first")
-        return experiment_from_document(doc)
+        experiment = experiment_from_document(doc)
+        self._known.add(exp_key)
+        return experiment
+
+    def require(self, exp_key: str) -> None:
+        """UnknownExperimentError unless the experiment exists; asks once per key."""
+        if exp_key not in self._known:
+            self.get(exp_key)
 
     def all(self) -> list[Experiment]:
         """Every experiment, oldest first."""

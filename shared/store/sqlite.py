@@ -70,18 +70,21 @@ logger = logging.getLogger(__name__)
 class SqliteTrialStore(TrialStore):
     """A ``TrialStore`` in the SQLite file at ``path``, created with its folders if missing.
 
+    With ``read_only`` the file must exist already (else StoreError naming it and the
+    fix), nothing is created and every write fails with StoreError.
+
     One object may be shared between threads: its calls take turns on one connection.
     ``clock`` gives the time stamped on leases and results; tests pass a fake one.
     ``busy_timeout_s`` is how long a write waits for another process's write lock.
     """
 
     def __init__(self, path: Path, *, clock: Clock = utc_now,
-                 busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+                 busy_timeout_s: float = BUSY_TIMEOUT_S, read_only: bool = False) -> None:
         self._path = Path(path)
         self._clock = clock
         self._busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
-        self._db = connect(self._path, busy_timeout_s)
+        self._db = connect(self._path, busy_timeout_s, read_only=read_only)
 
     def __repr__(self) -> str:
         return f"SqliteTrialStore({str(self._path)!r})"

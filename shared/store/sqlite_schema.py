@@ -1,4 +1,5 @@
-"""Opening the SQLite trial store's file: checks, WAL mode, and the tables, made once.
+"""Opening the SQLite trial store's file: checks, WAL mode, and the tables, made once;
+or, to read only, checks alone.
 
 The tables keep each document as JSON text beside copies of the fields queries filter and
 sort on; ``PRAGMA user_version`` records which layout a file has.
@@ -38,20 +39,18 @@ _SCHEMA = (
 )
 
 
-def connect(path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
-    """Open (creating if needed) the store file, or say what is wrong with it."""
-    if path.is_dir():
-        raise StoreError(f"the SQLite store {path} is a folder; give a file path, for "
-                         f"example {path / 'trials.sqlite'}")
+def connect(path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S, *, read_only: bool = False
+            ) -> sqlite3.Connection:
+    """Open (creating if needed) the store file, or say what is wrong with it.
+
+    With ``read_only`` the file must exist and hold a store: nothing is created or written.
+    """
+    db = _open(path, busy_timeout_s, read_only=read_only)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None,
-                             check_same_thread=False)  # our lock serialises the threads
-    except (OSError, sqlite3.Error) as err:
-        raise StoreError(f"cannot open the SQLite store {path}: {err}; check that the "
-                         "folder exists and is writable, or choose another path") from err
-    try:
-        _prepare(db, path)
+        if read_only:
+            _check_readable(db, path)
+        else:
+            _prepare(db, path)
     except sqlite3.Error as err:
         db.close()
         if is_busy(err):
@@ -64,6 +63,28 @@ def connect(path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Conne
         db.close()
         raise
     return db
+
+
+def _open(path: Path, busy_timeout_s: float, *, read_only: bool) -> sqlite3.Connection:
+    if path.is_dir():
+        raise StoreError(f"the SQLite store {path} is a folder; give a file path, for "
+                         f"example {path / 'trials.sqlite'}")
+    if read_only and not path.exists():
+        raise StoreError(f"there is no SQLite trial store {path}; give the path of an "
+                         "existing history file with --history, or make this one with "
+                         f"`python -m coordinator run --history {path}`")
+    try:
+        if read_only:
+            # mode=ro: SQLite refuses every write, and never creates the file.
+            return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                   timeout=busy_timeout_s, isolation_level=None,
+                                   check_same_thread=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None,
+                               check_same_thread=False)  # our lock serialises the threads
+    except (OSError, sqlite3.Error) as err:
+        raise StoreError(f"cannot open the SQLite store {path}: {err}; check that the "
+                         "folder exists and is writable, or choose another path") from err
 
 
 def is_busy(err: sqlite3.Error) -> bool:
@@ -87,9 +108,24 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
 
 
 def _create_schema(db: sqlite3.Connection, path: Path) -> None:
+    if _holds_schema(db, path):
+        return
+    for statement in _SCHEMA:
+        db.execute(statement)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _check_readable(db: sqlite3.Connection, path: Path) -> None:
+    if not _holds_schema(db, path):
+        raise StoreError(f"{path} holds no trials yet (an empty SQLite file); start a search "
+                         f"with `python -m coordinator run --history {path}`")
+
+
+def _holds_schema(db: sqlite3.Connection, path: Path) -> bool:
+    """True if the file holds this layout, False if it holds nothing yet; else StoreError."""
     (version,) = db.execute("PRAGMA user_version").fetchone()
     if version == SCHEMA_VERSION:
-        return
+        return True
     if version > SCHEMA_VERSION:
         raise StoreError(f"{path} was written by a newer ocr-tune (store schema {version}, "
                          f"this one reads {SCHEMA_VERSION}); upgrade ocr-tune")
@@ -100,6 +136,4 @@ def _create_schema(db: sqlite3.Connection, path: Path) -> None:
     if tables:
         raise StoreError(f"{path} is an SQLite file of another program (tables: "
                          f"{', '.join(sorted(tables))}); choose another path")
-    for statement in _SCHEMA:
-        db.execute(statement)
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return False

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from shared.errors import StoreError, StoreUnavailableError
+from shared.store.factory import open_store
 from shared.store.sqlite import SqliteTrialStore
 
 from .contract import StoreFactory, TrialStoreContract
@@ -140,3 +141,48 @@ def test_a_time_without_a_time_zone_is_refused(tmp_path: Path) -> None:
         store.ensure_experiment(make_experiment("exp-a"))
         with pytest.raises(ValueError, match="time zone"):
             store.requeue_stale("exp-a", older_than=datetime(2024, 1, 1), max_attempts=3)
+
+
+def test_opening_a_missing_history_file_to_read_only_is_refused_and_creates_nothing(
+        tmp_path: Path) -> None:
+    # Given a history path in a folder that does not exist
+    path = tmp_path / "runs" / "history.sqlite"
+
+    # When the factory opens it to read only / Then the error names the file and the fix
+    with pytest.raises(StoreError, match=r"there is no SQLite trial store .*coordinator run"
+                       ) as raised:
+        open_store(history=path, read_only=True)
+    assert str(path) in str(raised.value)
+
+    # And neither the file nor its folder was made
+    assert not path.parent.exists()
+
+
+def test_an_empty_file_opened_to_read_only_is_refused_and_left_empty(tmp_path: Path) -> None:
+    # Given an empty file where the history should be
+    path = tmp_path / "history.sqlite"
+    path.touch()
+
+    # When it is opened to read only / Then it is refused with the fix, and stays empty
+    with pytest.raises(StoreError, match=r"holds no trials yet.*coordinator run"):
+        SqliteTrialStore(path, read_only=True)
+    assert path.stat().st_size == 0
+
+
+def test_a_store_opened_to_read_only_reads_the_trials_and_refuses_writes(
+        tmp_path: Path) -> None:
+    # Given a history file with an experiment and two trials
+    path = tmp_path / "history.sqlite"
+    with SqliteTrialStore(path) as writer:
+        queue_trials(writer, writer.ensure_experiment(make_experiment("exp-a")).exp_key, 2)
+
+    # When it is opened to read only
+    with SqliteTrialStore(path, read_only=True) as reader:
+        # Then the trials read back, and a write fails naming the file
+        assert [t.tid for t in reader.trials("exp-a")] == [0, 1]
+        with pytest.raises(StoreError, match=r"history\.sqlite.*readonly"):
+            reader.next_tids("exp-a", 1)
+
+    # And nothing changed: the next id is still 2
+    with SqliteTrialStore(path) as writer:
+        assert writer.next_tids("exp-a", 1) == [2]
