@@ -7,7 +7,9 @@ Contract, for every implementation (tests/store/contract.py checks each one):
   stopped between allocating an id and queueing its trial leaves that id unused.
 - ``reserve`` is atomic: of many workers asking at once, exactly one gets a given trial.
   It moves the oldest NEW trial (lowest tid) to RUNNING, sets ``owner``, ``book_time`` and
-  ``refresh_time``, adds one to ``attempts`` and one to ``version``.
+  ``refresh_time``, adds one to ``attempts`` and one to ``version``. A trial whose stored
+  document cannot be read (edited by hand, another program's) is moved to ERROR with the
+  reason instead, and the next one is taken: one bad document blocks no queue.
 - A worker's lease is the (owner, version) pair that ``reserve`` returned. ``heartbeat``,
   ``finish`` and ``release`` succeed only while the stored trial is RUNNING with that
   owner and version; otherwise they raise ``LeaseLostError`` and change nothing.

@@ -49,6 +49,7 @@ from shared.store.sqlite_rows import (
     INSERT_TRIAL,
     UPDATE_TRIAL,
     dumps,
+    failed_document,
     iso,
     loads,
     trial_of,
@@ -154,8 +155,9 @@ class SqliteTrialStore(TrialStore):
         with self._transaction("BEGIN") as db:
             self._require_experiment(db, exp_key)
             rows = db.execute(
-                f"SELECT doc FROM trials WHERE {' AND '.join(where)} ORDER BY tid", args)
-            return [trial_of(doc) for (doc,) in rows]
+                f"SELECT exp_key, tid, doc FROM trials WHERE {' AND '.join(where)} "
+                "ORDER BY tid", args)
+            return [trial_of(*row) for row in rows]
 
     def state_counts(self, exp_key: str) -> dict[TrialState, int]:
         counts = dict.fromkeys(TrialState, 0)
@@ -172,7 +174,7 @@ class SqliteTrialStore(TrialStore):
     ) -> RequeueReport:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be 1 or more, got {max_attempts}")
-        sql = "SELECT doc FROM trials WHERE state = ? AND refresh_time < ?"
+        sql = "SELECT exp_key, tid, doc FROM trials WHERE state = ? AND refresh_time < ?"
         args: list[Any] = [int(TrialState.RUNNING), iso(older_than)]
         if exp_key is not None:
             sql, args = sql + " AND exp_key = ?", [*args, exp_key]
@@ -180,8 +182,8 @@ class SqliteTrialStore(TrialStore):
         with self._transaction() as db:
             if exp_key is not None:
                 self._require_experiment(db, exp_key)
-            for (doc,) in db.execute(sql + " ORDER BY exp_key, tid", args).fetchall():
-                trial = trial_of(doc)
+            for row in db.execute(sql + " ORDER BY exp_key, tid", args).fetchall():
+                trial = trial_of(*row)
                 if trial.attempts >= max_attempts:
                     self._update_trial(db, trial, _expired(trial, max_attempts, self._now()))
                     failed.append(trial.tid)
@@ -196,7 +198,7 @@ class SqliteTrialStore(TrialStore):
     # -- the worker's side ------------------------------------------------------------
 
     def reserve(self, worker_id: str, exp_keys: Collection[str] | None = None) -> Trial | None:
-        sql = "SELECT doc FROM trials WHERE state = ?"
+        sql = "SELECT exp_key, tid, doc FROM trials WHERE state = ?"
         args: list[Any] = [int(TrialState.NEW)]
         if exp_keys is not None:
             if not exp_keys:
@@ -204,14 +206,19 @@ class SqliteTrialStore(TrialStore):
             sql += f" AND exp_key IN ({', '.join('?' * len(exp_keys))})"
             args.extend(exp_keys)
         with self._transaction() as db:
-            row = db.execute(sql + " ORDER BY tid, exp_key LIMIT 1", args).fetchone()
-            if row is None:
-                return None
-            trial = trial_of(row[0])
-            now = self._now()
-            return self._update_trial(db, trial, replace(
-                trial, state=TrialState.RUNNING, owner=worker_id, book_time=now,
-                refresh_time=now, attempts=trial.attempts + 1, version=trial.version + 1))
+            while row := db.execute(sql + " ORDER BY tid, exp_key LIMIT 1", args).fetchone():
+                try:
+                    trial = trial_of(*row)
+                except StoreError as err:
+                    # A row no release of ours wrote (edited by hand): failed with the
+                    # reason, as the MongoDB store does, so that it stops no worker.
+                    self._fail_unreadable(db, row, worker_id, str(err))
+                    continue
+                now = self._now()
+                return self._update_trial(db, trial, replace(
+                    trial, state=TrialState.RUNNING, owner=worker_id, book_time=now,
+                    refresh_time=now, attempts=trial.attempts + 1, version=trial.version + 1))
+        return None
 
     def heartbeat(self, trial: Trial) -> Trial:
         check_leased(trial)
@@ -318,12 +325,23 @@ class SqliteTrialStore(TrialStore):
         db.execute(UPDATE_TRIAL, trial_row(trial_to_document(new)))
         return new
 
+    def _fail_unreadable(self, db: sqlite3.Connection, row: tuple[str, int, str],
+                         worker_id: str, reason: str) -> None:
+        """Record a FAIL on a NEW trial whose document is not a trial."""
+        logger.error("%s. It is failed instead of evaluated.", reason)
+        exp_key, tid, text = row
+        doc = failed_document(text, owner=worker_id, reason=reason, now=self._now())
+        db.execute("UPDATE trials SET state = ?, owner = ?, version = version + 1, doc = ? "
+                   "WHERE exp_key = ? AND tid = ?",
+                   (int(TrialState.ERROR), worker_id, doc, exp_key, tid))
+
     def _lease_write(self, trial: Trial, change: Callable[[Trial], Trial]) -> Trial:
         """Apply ``change`` to the stored trial if ``trial``'s lease still holds it."""
         with self._transaction() as db:
-            row = db.execute("SELECT doc FROM trials WHERE exp_key = ? AND tid = ?",
-                             (trial.exp_key, trial.tid)).fetchone()
-            held = None if row is None else trial_of(row[0])
+            row = db.execute(
+                "SELECT exp_key, tid, doc FROM trials WHERE exp_key = ? AND tid = ?",
+                (trial.exp_key, trial.tid)).fetchone()
+            held = None if row is None else trial_of(*row)
             if held is None or (held.state, held.owner, held.version) != (
                     TrialState.RUNNING, trial.owner, trial.version):
                 raise LeaseLostError(lease_lost_message(trial, held_by(held)))

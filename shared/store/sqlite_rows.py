@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import StoreError
-from shared.store.documents import Document, trial_from_document
-from shared.trials import Trial
+from shared.store.documents import Document, result_to_document, trial_from_document
+from shared.trials import Trial, TrialResult, TrialState
 
 _DATETIME_FIELDS = ("book_time", "refresh_time", "end_time", "created_at", "last_seen")
 UPDATE_TRIAL = """UPDATE trials SET state = :state, owner = :owner, version = :version,
@@ -41,8 +41,16 @@ def _datetime_as_text(value: object) -> str:
                      "plain JSON values and datetimes only; convert it before storing")
 
 
-def loads(text: str) -> Document:
-    doc: Document = json.loads(text)
+def loads(text: str, *, where: str = "a stored document") -> Document:
+    """The document a row's text holds; StoreError naming ``where`` if it is no JSON object."""
+    try:
+        doc = json.loads(text)
+    except ValueError as err:
+        raise StoreError(f"{where}: the stored document is not JSON ({err}); fix or delete "
+                         "its row") from err
+    if not isinstance(doc, dict):
+        raise StoreError(f"{where}: the stored document is {type(doc).__name__} JSON, not an "
+                         "object; fix or delete its row")
     for field in _DATETIME_FIELDS:
         if isinstance(doc.get(field), str):
             # Text that is no time stays text: the document reader names the bad field.
@@ -51,9 +59,24 @@ def loads(text: str) -> Document:
     return doc
 
 
-def trial_of(text: str) -> Trial:
-    """The trial a row's document text describes."""
-    return trial_from_document(loads(text))
+def trial_of(exp_key: str, tid: int, text: str) -> Trial:
+    """The trial the row (exp_key, tid, doc) describes; a StoreError names the trial."""
+    return trial_from_document(loads(text, where=f"trial {tid} of experiment {exp_key!r}"))
+
+
+def failed_document(text: str, *, owner: str, reason: str, now: datetime) -> str:
+    """``text``, a trial document no reader accepts, as failed with ``reason`` by ``owner``.
+
+    Only the fields a failure sets are replaced; the rest stays as it was, for whoever mends
+    it. Text that is no JSON object is kept whole: the row's columns carry the failure.
+    """
+    try:
+        doc = loads(text)
+    except StoreError:
+        return text
+    doc.update(state=int(TrialState.ERROR), owner=owner, end_time=now,
+               result=result_to_document(TrialResult.failed(reason)))
+    return dumps(doc)
 
 
 def trial_row(doc: Document) -> dict[str, Any]:

@@ -18,6 +18,9 @@ The factory must:
 - be picklable, unless the store cannot be shared between processes: the multi-process
   tests send it to children started with "spawn", which build their own store with it.
 
+It must also give a ``corrupt_trial`` fixture (``CorruptTrial``): a function that damages
+one stored trial's document through the backend itself, not through the store.
+
 A store whose backend cannot be shared between processes (an in-memory fake of MongoDB)
 sets the class attribute ``processes_skip_reason`` to say why; one that cannot be shared
 between threads sets ``threads_skip_reason``. Those tests are then skipped with that reason.
@@ -30,9 +33,9 @@ from __future__ import annotations
 from .contract_experiments import ExperimentContract
 from .contract_history import HistoryContract
 from .contract_leases import LeaseContract
-from .contract_support import FakeClock, StoreFactory
+from .contract_support import MALFORMED_SPEC, CorruptTrial, FakeClock, StoreFactory
 
-__all__ = ["FakeClock", "StoreFactory", "TrialStoreContract"]
+__all__ = ["MALFORMED_SPEC", "CorruptTrial", "FakeClock", "StoreFactory", "TrialStoreContract"]
 
 
 class TrialStoreContract(ExperimentContract, LeaseContract, HistoryContract):

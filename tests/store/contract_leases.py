@@ -6,12 +6,13 @@ from dataclasses import replace
 
 import pytest
 
-from shared.errors import IllegalTransitionError, LeaseLostError
+from shared.errors import IllegalTransitionError, LeaseLostError, StoreError
 from shared.store.base import TrialStore
 from shared.trials import ResultStatus, Trial, TrialResult, TrialState
 
 from .contract_support import (
     ContractFixtures,
+    CorruptTrial,
     FakeClock,
     StoreFactory,
     assert_each_reserved_once,
@@ -117,6 +118,26 @@ class LeaseContract(ContractFixtures):
         assert_each_reserved_once(store, exp_key, outputs, 200)
 
     # -- leases -----------------------------------------------------------------------
+
+    def test_a_trial_whose_document_is_unreadable_is_failed_and_the_next_one_reserved(
+            self, store: TrialStore, exp_key: str, corrupt_trial: CorruptTrial) -> None:
+        # Given trials 0, 1 and 2 queued, and trial 0's stored document damaged
+        queue_trials(store, exp_key, 3)
+        corrupt_trial(exp_key, 0)
+
+        # When two workers reserve
+        first = store.reserve("w1", [exp_key])
+        second = store.reserve("w2", [exp_key])
+
+        # Then they get trials 1 and 2; trial 0 is failed, and offered to nobody again
+        assert (first and first.tid, second and second.tid) == (1, 2)
+        assert store.reserve("w3", [exp_key]) is None
+        counts = store.state_counts(exp_key)
+        assert (counts[TrialState.ERROR], counts[TrialState.RUNNING]) == (1, 2)
+
+        # And reading it still names the damage
+        with pytest.raises(StoreError, match=r"trial 0 of experiment 'exp-a': field 'spec'"):
+            store.trials(exp_key, tids=[0])
 
     def test_heartbeat_refreshes_the_lease_and_keeps_its_version(
             self, store: TrialStore, clock: FakeClock, exp_key: str) -> None:

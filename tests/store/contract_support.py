@@ -41,6 +41,17 @@ class StoreFactory(Protocol):
     def __call__(self, *, clock: Callable[[], datetime] = ...) -> TrialStore: ...
 
 
+# What ``corrupt_trial`` stores as a trial's ``spec``: not a mapping, so no reader takes it.
+MALFORMED_SPEC = "not an object"
+
+
+class CorruptTrial(Protocol):
+    """Overwrite the stored ``spec`` of a trial with ``MALFORMED_SPEC``, behind the store's
+    back, as a hand edit or another program might."""
+
+    def __call__(self, exp_key: str, tid: int) -> None: ...
+
+
 def make_experiment(exp_key: str = "exp-a", *, version: str = "1", lang: str = "eng",
                     data_dir: str = "/data/photos", seed: int = 0) -> Experiment:
     spec = ObjectiveSpec(name="ocr", version=version, space_version="1", fingerprint="f00d",
@@ -191,6 +202,11 @@ class ContractFixtures:
     def store_factory(self) -> StoreFactory:
         raise NotImplementedError("a TrialStoreContract subclass must provide the "
                                   "store_factory fixture; see tests/store/contract.py")
+
+    @pytest.fixture
+    def corrupt_trial(self) -> CorruptTrial:
+        raise NotImplementedError("a TrialStoreContract subclass must provide the "
+                                  "corrupt_trial fixture; see tests/store/contract.py")
 
     @pytest.fixture
     def clock(self) -> FakeClock:

@@ -22,7 +22,7 @@ from shared.store.uri import MongoTarget, parse_mongo_uri
 from shared.trials import TrialResult, TrialState
 from tests.standin import StandinServer
 
-from .contract import StoreFactory, TrialStoreContract
+from .contract import MALFORMED_SPEC, CorruptTrial, StoreFactory, TrialStoreContract
 from .contract_support import FakeClock, make_experiment, new_trial, queue_trials
 
 PASSWORD = "pa55-w0rd-Xyz"
@@ -37,6 +37,13 @@ class TestMongoTrialStore(TrialStoreContract):
     def store_factory(self, mongo_target: MongoTarget) -> StoreFactory:
         return functools.partial(MongoTrialStore, mongo_target,
                                  server_selection_timeout_ms=_SELECTION_TIMEOUT_MS)
+
+    @pytest.fixture
+    def corrupt_trial(self, raw: Any) -> CorruptTrial:
+        def corrupt(exp_key: str, tid: int) -> None:
+            raw.jobs.update_one({"exp_key": exp_key, "tid": tid},
+                                {"$set": {"spec": MALFORMED_SPEC}})
+        return corrupt
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -14,8 +14,9 @@ import pytest
 from shared.errors import StoreError, StoreUnavailableError
 from shared.store.factory import open_store
 from shared.store.sqlite import SqliteTrialStore
+from shared.trials import TrialState
 
-from .contract import StoreFactory, TrialStoreContract
+from .contract import MALFORMED_SPEC, CorruptTrial, StoreFactory, TrialStoreContract
 from .contract_support import make_experiment, queue_trials
 
 
@@ -23,6 +24,26 @@ class TestSqliteTrialStore(TrialStoreContract):
     @pytest.fixture
     def store_factory(self, tmp_path: Path) -> StoreFactory:
         return functools.partial(SqliteTrialStore, tmp_path / "trials.sqlite")
+
+    @pytest.fixture
+    def corrupt_trial(self, tmp_path: Path) -> CorruptTrial:
+        def corrupt(exp_key: str, tid: int) -> None:
+            _edit_document(tmp_path / "trials.sqlite", exp_key, tid,
+                           lambda doc: json.dumps({**json.loads(doc), "spec": MALFORMED_SPEC}))
+        return corrupt
+
+
+def _edit_document(path: Path, exp_key: str, tid: int, edit: Callable[[str], str]) -> None:
+    """Replace a trial's stored document text with ``edit`` of it, behind the store's back."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        where = (exp_key, tid)
+        (text,) = db.execute("SELECT doc FROM trials WHERE exp_key = ? AND tid = ?",
+                             where).fetchone()
+        db.execute("UPDATE trials SET doc = ? WHERE exp_key = ? AND tid = ?",
+                   (edit(text), *where))
+    finally:
+        db.close()
 
 
 @pytest.fixture
@@ -106,6 +127,23 @@ def test_a_malformed_trial_document_raises_store_error_naming_the_trial_and_fiel
     with SqliteTrialStore(tmp_path / "trials.sqlite") as store, pytest.raises(
             StoreError, match=r"trial 1 of experiment 'exp-a': field 'refresh_time'"):
         store.trials("exp-a")
+
+
+def test_a_trial_whose_document_is_not_json_is_failed_and_the_next_one_reserved(
+        tmp_path: Path) -> None:
+    # Given trials 0 and 1 queued, and trial 0's document replaced by text that is no JSON
+    path = tmp_path / "trials.sqlite"
+    with SqliteTrialStore(path) as store:
+        queue_trials(store, store.ensure_experiment(make_experiment("exp-a")).exp_key, 2)
+    _edit_document(path, "exp-a", 0, lambda _: "{this is not json")
+
+    # When a worker reserves / Then it gets trial 1, and trial 0 is failed naming the cause
+    with SqliteTrialStore(path) as store:
+        reserved = store.reserve("w1", ["exp-a"])
+        assert reserved is not None and reserved.tid == 1
+        assert store.state_counts("exp-a")[TrialState.ERROR] == 1
+        with pytest.raises(StoreError, match=r"trial 0 .*not JSON"):
+            store.trials("exp-a", tids=[0])
 
 
 def test_a_write_lock_held_by_another_process_too_long_raises_store_unavailable(
