@@ -19,12 +19,16 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.configs import sample_configs
+from shared.jsontypes import JsonObject
 from shared.scoring import scores_from_details
+
+WARM_UP_SEED = 1_000  # a pipeline outside any measured set
 
 VARIANTS = {
     "writeup": ("pytesseract", str(os.cpu_count() or 1)),
@@ -38,6 +42,7 @@ class EngineCost:
     variant: str
     engine: str
     data: str
+    pipelines: str  # which: "random" or "TPE-chosen"
     trials: int
     images: int
     wall_s_per_trial: float
@@ -46,25 +51,33 @@ class EngineCost:
     loss_mean: float
 
 
-def measure(variant: str, data: Path, *, configs: int, seed: int = 0) -> EngineCost:
-    """Run ``variant`` in a fresh process and return what it measured."""
+def measure(variant: str, data: Path, pipelines: list[JsonObject], *, kind: str
+            ) -> EngineCost:
+    """Run ``variant`` on ``pipelines`` in a fresh process and return what it measured.
+
+    ``kind`` names the pipelines in the report ("random", "TPE-chosen").
+    """
     _, threads = VARIANTS[variant]
     env = {**os.environ, "OMP_THREAD_LIMIT": threads}
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.ocr_engines", variant, str(data), str(configs),
-         str(seed)], env=env, capture_output=True, text=True, check=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as listing:
+        json.dump(pipelines, listing)
+        listing.flush()
+        completed = subprocess.run(
+            [sys.executable, "-m", "bench.ocr_engines", variant, str(data), listing.name,
+             kind], env=env, capture_output=True, text=True, check=True)
     return EngineCost(**json.loads(completed.stdout.strip().splitlines()[-1]))
 
 
-def _measure_here(variant: str, data: Path, configs: int, seed: int) -> EngineCost:
+def _measure_here(variant: str, data: Path, pipelines: list[JsonObject], kind: str
+                  ) -> EngineCost:
     from shared.ocr_objective import OCR_OBJECTIVE, ocr_spec  # after the environment is set
 
     engine, _ = VARIANTS[variant]
     objective = OCR_OBJECTIVE.load(ocr_spec(data, engine=engine))
-    objective.evaluate(sample_configs(1, seed=seed + 1)[0])  # warm up: caches, first read
+    objective.evaluate(sample_configs(1, seed=WARM_UP_SEED)[0])  # caches, first read
     wall = cpu = ocr = loss = 0.0
     images = 0
-    for params in sample_configs(configs, seed=seed):
+    for params in pipelines:
         cpu_before, started = _cpu_s(), time.perf_counter()
         result = objective.evaluate(params)
         wall += time.perf_counter() - started
@@ -74,8 +87,9 @@ def _measure_here(variant: str, data: Path, configs: int, seed: int) -> EngineCo
         images += len(scores)
         loss += result.loss or 0.0
     objective.close()
-    return EngineCost(variant, engine, str(data), configs, images // configs,
-                      wall / configs, cpu / configs, ocr / max(images, 1), loss / configs)
+    count = len(pipelines)
+    return EngineCost(variant, engine, str(data), kind, count, images // count, wall / count,
+                      cpu / count, ocr / max(images, 1), loss / count)
 
 
 def _cpu_s() -> float:
@@ -85,6 +99,7 @@ def _cpu_s() -> float:
 
 
 if __name__ == "__main__":
-    variant_arg, data_arg, configs_arg, seed_arg = sys.argv[1:5]
-    cost = _measure_here(variant_arg, Path(data_arg), int(configs_arg), int(seed_arg))
-    print(json.dumps(asdict(cost)))
+    variant_arg, data_arg, listing_arg, kind_arg = sys.argv[1:5]
+    chosen = json.loads(Path(listing_arg).read_text(encoding="utf-8"))
+    cost = _measure_here(variant_arg, Path(data_arg), chosen, kind_arg)
+    sys.stdout.write(json.dumps(asdict(cost)) + "\n")

@@ -177,8 +177,7 @@ def report(plan: Plan, speed: list[SpeedRow], quality: QualityResult, reuse: Reu
         "## Repeated configurations (issue 6 e)", "", repeats_table(quality, reuse), "",
         f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f} at the end; Python {platform.python_version()}, "
-        f"hyperopt {hyperopt.__version__}, numpy {np.__version__}.",
-        f"Command: `python -m bench.suggest_speed {' '.join(sys.argv[1:])}`; "
+        f"hyperopt {hyperopt.__version__}, numpy {np.__version__}; parts (d) and (e) "
         f"took {seconds:.0f} s.", ""])
 
 
@@ -199,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="also write the Markdown report here")
     args = parser.parse_args(argv)
     text = measure_and_report(QUICK if args.quick else FULL)
-    print(text)
+    text += f"Command: `python -m bench.suggest_speed {' '.join(sys.argv[1:])}`.\n"
+    sys.stdout.write(text)
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")
 

@@ -1,7 +1,7 @@
 """(b) Trials per second with 1 and 2 workers on the MongoDB path, (c) the queue's cost per
 trial, and each worker's resident memory.
 
-The same fixed pipelines are queued for each worker count, so the counts compare like with
+The same pipelines are queued for each worker count, so the counts compare like with
 like; workers are real ``python -m worker`` processes. The server is the one ``--mongo``
 names, or else the tests' wire-protocol stand-in (it is not MongoDB: its round trips say
 nothing about a real server's, only about our code's share).
@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 
 from bench.configs import sample_configs
+from shared.jsontypes import JsonObject
 from shared.ocr_objective import ocr_spec
 from shared.store.mongo import MongoTrialStore
 from shared.store.uri import parse_mongo_uri
@@ -60,16 +61,21 @@ def server(mongo: str | None) -> Iterator[str]:
         yield standin.uri + "/ocrtune_bench"
 
 
-def throughput(uri: str, data: Path, *, workers: int, trials: int, seed: int = 0
+def throughput(uri: str, data: Path, pipelines: list[JsonObject], *, workers: int
                ) -> Throughput:
-    """Queue ``trials`` fixed pipelines, start ``workers`` workers, time until all are done."""
+    """Queue ``pipelines``, start ``workers`` workers, time until all are done.
+
+    The time runs from the first reservation to the last result. Pipelines of similar
+    cost keep the last trial from running alone for long, which would count against
+    more workers.
+    """
     exp_key = f"bench-{workers}w-{time.time_ns()}"
+    trials = len(pipelines)
     with MongoTrialStore(parse_mongo_uri(uri)) as store:
         store.ensure_experiment(Experiment(exp_key=exp_key, objective=ocr_spec(data)))
         tids = store.next_tids(exp_key, trials)
         store.enqueue(exp_key, [NewTrial(tid, params, {"idxs": {}, "vals": {}})
-                                for tid, params in zip(tids, sample_configs(trials, seed=seed),
-                                                       strict=True)])
+                                for tid, params in zip(tids, pipelines, strict=True)])
         processes = [_start_worker(uri, exp_key) for _ in range(workers)]
         peak = _watch_until_done(store, exp_key, trials, processes)
         done = store.trials(exp_key)
