@@ -92,7 +92,9 @@ def cli(log_level: str) -> None:
               show_default=True, help="Suggestions kept queued for each live worker.")
 @click.option("--lease-timeout", "lease_timeout_s", type=click.FloatRange(min=1),
               default=defaults.LEASE_TIMEOUT_S, envvar="OCRTUNE_LEASE_TIMEOUT_S",
-              show_default=True, help="Seconds without a heartbeat before a trial is requeued.")
+              show_default=True,
+              help="Seconds without a heartbeat before a trial is requeued; recorded on a "
+                   "new experiment, which its workers follow. A resumed one keeps its own.")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=defaults.MAX_ATTEMPTS,
               envvar="OCRTUNE_MAX_ATTEMPTS", show_default=True,
               help="Expired leases after which a trial is failed for good.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,7 +84,8 @@ def run_experiment(request: RunRequest, settings: SearchSettings, *,
     """Create the experiment or resume it, then search until ``max_evals`` are finished."""
     stop = stop or threading.Event()
     wanted = Experiment(exp_key=request.key, objective=objective_spec(request),
-                        algo=request.algo, seed=request.seed, created_at=datetime.now(UTC))
+                        algo=request.algo, seed=request.seed, created_at=datetime.now(UTC),
+                        lease_timeout_s=settings.lease_timeout_s)
     where = describe_store(mongo=request.mongo, history=request.history)
     # The database may come up after the coordinator (a cluster starts pods in any order).
     store = retry_unavailable(lambda: open_store(mongo=request.mongo, history=request.history),
@@ -94,7 +95,9 @@ def run_experiment(request: RunRequest, settings: SearchSettings, *,
                                        what="creating the experiment", stop=stop)
         _warn_if_settings_differ(experiment, wanted)
         logger.info("Experiment %r in %s.", experiment.exp_key, where)
-        outcome = _search(store, experiment, request, settings, stop=stop,
+        # The reaper keeps to the stored lease: the experiment's workers beat within it.
+        stored_lease = replace(settings, lease_timeout_s=experiment.lease_timeout_s)
+        outcome = _search(store, experiment, request, stored_lease, stop=stop,
                           on_progress=on_progress)
     return RunResult(experiment, outcome)
 
@@ -109,7 +112,6 @@ def _search(store: TrialStore, experiment: Experiment, request: RunRequest,
         return Search(store, experiment, objective, settings, stop=stop,
                       on_progress=on_progress, no_worker_hint=hint).run()
     worker_settings = WorkerSettings(exp_key=experiment.exp_key,
-                                     lease_timeout_s=settings.lease_timeout_s,
                                      trial_timeout_s=request.trial_timeout_s,
                                      poll_interval_s=settings.poll_interval_s,
                                      grace_period_s=0.0)
@@ -122,3 +124,8 @@ def _warn_if_settings_differ(stored: Experiment, wanted: Experiment) -> None:
         logger.warning("Experiment %r was created with --algo %s --seed %d; it goes on with "
                        "those (a new --exp-key starts a search with other ones).",
                        stored.exp_key, stored.algo, stored.seed)
+    if stored.lease_timeout_s != wanted.lease_timeout_s:
+        logger.warning("Experiment %r was created with --lease-timeout %g; it goes on with "
+                       "that lease, which its workers beat within, instead of %g (a new "
+                       "--exp-key starts a search with another one).", stored.exp_key,
+                       stored.lease_timeout_s, wanted.lease_timeout_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.errors import ConfigError
+from shared.trials import LEASE_TIMEOUT_S as DEFAULT_LEASE_TIMEOUT_S
 
 # hyperopt's suggestion algorithms the coordinator offers (coordinator.suggest maps them).
 ALGORITHM_NAMES = ("anneal", "rand", "tpe")
@@ -14,11 +15,13 @@ QUEUE_PER_WORKER = 1
 # How often the coordinator looks for finished trials and tops the queue up. hyperopt's
 # fmin slept a second between looks, which capped its MongoDB mode near a trial a second.
 POLL_INTERVAL_S = 0.05
-# A running trial whose heartbeat is older than this is requeued (workers beat 4x a lease).
-LEASE_TIMEOUT_S = 60.0
+# The lease of an experiment this coordinator creates; an experiment keeps the lease it was
+# created with, and its workers beat four times within it.
+LEASE_TIMEOUT_S = DEFAULT_LEASE_TIMEOUT_S
 # Reservations a trial may use before it is failed for good (a trial that kills workers).
 MAX_ATTEMPTS = 3
-# A worker counts as live if it announced itself within this many seconds.
+# A worker counts as live if it announced itself within this many seconds: four of its
+# announcements (worker.settings.ANNOUNCE_INTERVAL_S, whatever the lease).
 WORKER_SEEN_WITHIN_S = 60.0
 # How long trials may wait with no live worker before the coordinator says so.
 NO_WORKER_WARNING_S = 30.0

@@ -29,6 +29,12 @@ class ObjectiveError(OcrTuneError):
     """Raised when an objective is unknown, or cannot evaluate a trial."""
 
 
+class ObjectiveUnavailableError(ObjectiveError):
+    """Raised when an objective cannot be loaded here for now (its evaluation process did
+    not start, its dataset could not be read, its engine did not start); a later try may
+    succeed, unlike another objective, version, dataset or settings."""
+
+
 class StoreError(OcrTuneError):
     """Raised when the trial store cannot be read or written."""
 

@@ -36,7 +36,6 @@ def _no_signal_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(("args", "named"), [
     (["--max-consecutive-failures", "0"], "'--max-consecutive-failures': 0 is not in the range"),
     (["--trial-timeout", "0"], "'--trial-timeout': 0.0 is not in the range x>=1"),
-    (["--lease-timeout", "0.5"], "'--lease-timeout': 0.5 is not in the range x>=1"),
     (["--poll-interval", "0"], "'--poll-interval': 0.0 is not in the range x>=0.01"),
     (["--grace-period", "-1"], "'--grace-period': -1.0 is not in the range x>=0"),
     (["--max-jobs", "0"], "'--max-jobs': 0 is not in the range x>=1"),
@@ -48,6 +47,19 @@ def test_a_worker_option_out_of_range_is_a_usage_error_naming_it(
 
     assert result.exit_code == USAGE_ERROR
     assert named in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_worker_no_longer_takes_a_lease_timeout_its_experiment_has_one(
+        ) -> None:
+    # Given a worker started with --lease-timeout, which it took before the experiment
+    # recorded the coordinator's lease
+    # When it starts
+    result = invoke(worker.cli.cli, ["--mongo", NOWHERE, "--lease-timeout", "600"])
+
+    # Then it is a usage error naming the option, before connecting
+    assert result.exit_code == USAGE_ERROR
+    assert "No such option '--lease-timeout'" in result.output
     assert "Traceback" not in result.output
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import multiprocessing.connection
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+import worker.evaluator
+from shared.errors import ObjectiveUnavailableError
 from shared.objective import register_objective
 from shared.store.sqlite import SqliteTrialStore
 from shared.trials import Experiment, NewTrial, TrialState
 from tests.fakes.quadratic import quadratic_spec, register
 from worker import ExitReason, Worker, WorkerSettings
+from worker.evaluator import ProcessEvaluator
 
 
 @pytest.fixture(autouse=True)
@@ -153,6 +158,62 @@ def test_an_unknown_objective_is_refused_without_failing_its_trials(store: Sqlit
 
     assert reason is ExitReason.IDLE
     assert store.trials("exp")[0].state is TrialState.NEW
+
+
+def test_a_load_failure_that_may_pass_hands_the_trial_back_and_is_retried_after_a_back_off(
+        store: SqliteTrialStore, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Given an experiment whose dataset cannot be read the first time it is loaded
+    queue(store, "exp", [3.0], unreadable_once=str(tmp_path / "read-once"))
+    settings = fast(objective_retry_s=1.0, reserve_timeout_s=5.0, max_jobs=1)
+
+    # When a worker with a back-off of 1 s serves it
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="worker"):
+        reason = Worker(store, settings).run()
+
+    # Then it handed the trial back saying when it tries again, left the experiment alone
+    # that long, then evaluated the trial without losing an attempt, refusing nothing
+    (trial,) = store.trials("exp")
+    assert reason is ExitReason.MAX_JOBS
+    assert (trial.state, trial.loss, trial.attempts) == (TrialState.DONE, 4.0, 1)
+    assert ("Cannot evaluate experiment 'exp' here for now: cannot load the experiment's "
+            "dataset here") in caplog.text
+    assert "this one tries it again in 1 s" in caplog.text
+    assert time.monotonic() - started >= 1.0
+    assert "Refusing" not in caplog.text
+
+
+def test_a_load_failure_that_cannot_pass_refuses_the_experiment_for_good(
+        store: SqliteTrialStore, caplog: pytest.LogCaptureFixture) -> None:
+    # Given an experiment whose dataset here differs from the experiment's
+    queue(store, "exp", [3.0], refuse_load=True)
+
+    # When a worker, however short its back-off, serves it for a while
+    with caplog.at_level(logging.INFO, logger="worker"):
+        reason = Worker(store, fast(objective_retry_s=0.05, reserve_timeout_s=1.0)).run()
+
+    # Then it refused the experiment once, handed the trial back once, untouched, and
+    # never tried again
+    (trial,) = store.trials("exp")
+    assert reason is ExitReason.IDLE
+    assert (trial.state, trial.attempts) == (TrialState.NEW, 0)
+    assert caplog.text.count("Refusing the trials of experiment 'exp': the dataset here") == 1
+    assert caplog.text.count("handed trial exp/0 back to the queue") == 1
+    assert "for now" not in caplog.text
+
+
+def test_an_evaluation_process_that_does_not_start_is_a_failure_that_may_pass(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given evaluation processes that never say they are ready
+    def never_ready(conn: multiprocessing.connection.Connection) -> bool:
+        return False
+
+    monkeypatch.setattr(worker.evaluator, "_await_ready", never_ready)
+
+    # When a trial is evaluated, then the error says a later try may succeed
+    with ProcessEvaluator() as evaluator, pytest.raises(ObjectiveUnavailableError,
+                                                        match="did not start within"):
+        evaluator.evaluate(quadratic_spec(), {"x": 0.0, "shade": "dark"})
 
 
 def wait_for(condition: object, timeout_s: float = 20.0) -> None:

@@ -18,15 +18,19 @@ class ExperimentCatalogue:
 
     An experiment this installation cannot evaluate (another objective, another version,
     a dataset that differs here) is refused once, with the reason logged, and its trials
-    are left for workers that can; the worker keeps serving the others.
+    are left for workers that can; the worker keeps serving the others. One it cannot
+    evaluate for now (see ``defer``) is left alone for ``retry_after_s``, then tried again.
     """
 
-    def __init__(self, store: TrialStore, *, exp_key: str | None, refresh_s: float) -> None:
+    def __init__(self, store: TrialStore, *, exp_key: str | None, refresh_s: float,
+                 retry_after_s: float) -> None:
         self._store = store
         self._exp_key = exp_key
         self._refresh_s = refresh_s
+        self._retry_after_s = retry_after_s
         self._experiments: dict[str, Experiment] = {}
         self._refused: dict[str, str] = {}
+        self._deferred_until: dict[str, float] = {}
         self._read_at: float | None = None
 
     def servable(self) -> list[str]:
@@ -35,7 +39,8 @@ class ExperimentCatalogue:
         if self._read_at is None or now - self._read_at >= self._refresh_s:
             self._read()
             self._read_at = now
-        return sorted(key for key in self._experiments if key not in self._refused)
+        return sorted(key for key in self._experiments if key not in self._refused
+                      and self._deferred_until.get(key, now) <= now)
 
     def get(self, exp_key: str) -> Experiment:
         experiment = self._experiments.get(exp_key)
@@ -49,6 +54,13 @@ class ExperimentCatalogue:
             logger.error("Refusing the trials of experiment %r: %s. Other experiments are "
                          "still served.", exp_key, reason)
         self._refused[exp_key] = reason
+
+    def defer(self, exp_key: str, reason: str) -> None:
+        """Leave an experiment alone for a while after a failure that may pass."""
+        self._deferred_until[exp_key] = time.monotonic() + self._retry_after_s
+        logger.warning("Cannot evaluate experiment %r here for now: %s. Its trials are left "
+                       "to other workers; this one tries it again in %.0f s.", exp_key,
+                       reason, self._retry_after_s)
 
     @property
     def refused(self) -> dict[str, str]:

@@ -35,10 +35,6 @@ from worker.settings import WorkerSettings
               help="Stop (exit 3) after this many failed trials in a row.")
 @click.option("--max-jobs", type=click.IntRange(min=1), envvar="OCRTUNE_MAX_JOBS",
               help="Stop after recording this many trials. [default: no limit]")
-@click.option("--lease-timeout", "lease_timeout_s", type=click.FloatRange(min=1),
-              default=defaults.LEASE_TIMEOUT_S, envvar="OCRTUNE_LEASE_TIMEOUT_S",
-              show_default=True,
-              help="The coordinator's lease timeout; heartbeats come 4 times per lease.")
 @click.option("--trial-timeout", "trial_timeout_s", type=click.FloatRange(min=1),
               default=defaults.TRIAL_TIMEOUT_S, envvar="OCRTUNE_TRIAL_TIMEOUT_S",
               show_default=True, help="Seconds after which a trial is stopped and failed.")
@@ -54,8 +50,8 @@ from worker.settings import WorkerSettings
               envvar="OCRTUNE_LOG_LEVEL", show_default=True, help="How much to log.")
 def cli(*, mongo: str, exp_key: str | None, poll_interval_s: float,
         reserve_timeout_s: float | None, max_consecutive_failures: int, max_jobs: int | None,
-        lease_timeout_s: float, trial_timeout_s: float, grace_period_s: float,
-        data_dir: Path | None, log_level: str) -> None:
+        trial_timeout_s: float, grace_period_s: float, data_dir: Path | None,
+        log_level: str) -> None:
     """Reserve queued trials, evaluate them and record the results (hyperopt-mongo-worker)."""
     configure_logging(log_level.upper())
     stop = stop_on_signals(f"finishing the current trial within {grace_period_s:g} s, or "
@@ -65,8 +61,8 @@ def cli(*, mongo: str, exp_key: str | None, poll_interval_s: float,
             exp_key=exp_key, poll_interval_s=poll_interval_s,
             reserve_timeout_s=reserve_timeout_s,
             max_consecutive_failures=max_consecutive_failures, max_jobs=max_jobs,
-            lease_timeout_s=lease_timeout_s, trial_timeout_s=trial_timeout_s,
-            grace_period_s=grace_period_s, data_dir=data_dir)
+            trial_timeout_s=trial_timeout_s, grace_period_s=grace_period_s,
+            data_dir=data_dir)
         click.echo(f"Worker using {describe_store(mongo=mongo)}.", err=True)
         # A worker may start before its database (a cluster starts pods in any order).
         store = retry_unavailable(lambda: open_store(mongo=mongo), what="connecting",

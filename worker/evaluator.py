@@ -22,7 +22,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.errors import ObjectiveError, OcrTuneError
+from shared.errors import (
+    DatasetError,
+    ObjectiveError,
+    ObjectiveUnavailableError,
+    OcrEngineError,
+    OcrTuneError,
+)
 from shared.jsontypes import JsonObject
 from shared.objective import (
     Objective,
@@ -45,6 +51,10 @@ STARTUP_TIMEOUT_S = 120.0
 # How long loading an objective (reading its dataset, starting its engine) may take.
 LOAD_TIMEOUT_S = 300.0
 _READY = "ready"
+# Causes of a failed load that may pass: a file that could not be read, a dataset folder
+# not mounted yet, an engine that did not start. Anything else (another objective, version,
+# dataset fingerprint or settings) stays so whatever this machine does.
+_TRANSIENT_CAUSES = (OSError, DatasetError, OcrEngineError)
 
 # Processes are spawned, not forked: the parent runs threads (heartbeats, pymongo's
 # monitors), and forking a threaded process can copy a lock in its held state.
@@ -64,9 +74,13 @@ class _Loaded:
 
 @dataclass(frozen=True)
 class _Refusal:
-    """The child could not load the objective: nothing about the trial, all about here."""
+    """The child could not load the objective: nothing about the trial, all about here.
+
+    ``transient`` when a later try may succeed (see ``_TRANSIENT_CAUSES``).
+    """
 
     reason: str
+    transient: bool = False
 
 
 class ProcessEvaluator:
@@ -87,13 +101,16 @@ class ProcessEvaluator:
         The time limit counts from when the objective is loaded (dataset read, engine
         started), so a slow first load does not fail a trial. Raises ObjectiveError when
         this machine cannot load the objective at all (unknown name, other versions, a
-        dataset that differs): the trial is not to blame.
+        dataset that differs), and its subclass ObjectiveUnavailableError when it cannot
+        for now (the process did not start, the dataset could not be read, the engine did
+        not start): the trial is not to blame either way.
         """
         conn = self._start()
         conn.send(_Job(spec, params))
         loaded = self._receive(LOAD_TIMEOUT_S, cancel, grace_s)
         if isinstance(loaded, _Refusal):
-            raise ObjectiveError(loaded.reason)
+            raise (ObjectiveUnavailableError if loaded.transient else ObjectiveError)(
+                loaded.reason)
         if not isinstance(loaded, _Loaded):
             return loaded
         result = self._receive(self._trial_timeout_s, cancel, grace_s)
@@ -148,8 +165,9 @@ class ProcessEvaluator:
         self._process, self._conn = process, parent_end
         if not _await_ready(parent_end):
             self.stop()
-            raise ObjectiveError(f"the evaluation process did not start within "
-                                 f"{STARTUP_TIMEOUT_S:g} s; is the machine out of memory?")
+            raise ObjectiveUnavailableError(f"the evaluation process did not start within "
+                                            f"{STARTUP_TIMEOUT_S:g} s; is the machine out "
+                                            "of memory?")
         logger.debug("Started evaluation process %s.", process.pid)
         return parent_end
 
@@ -223,9 +241,19 @@ def _load(spec: ObjectiveSpec, loaded: dict[str, Objective], data_dir: Path | No
         try:
             objective = check_compatible(spec).load(spec, data_dir_override=data_dir)
         except OcrTuneError as err:
-            return _Refusal(str(err))
+            return _Refusal(str(err), transient=_is_transient(err))
         loaded[key] = objective
     return objective
+
+
+def _is_transient(err: BaseException) -> bool:
+    """Whether a failure to load has a cause that may pass, anywhere in its chain."""
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, _TRANSIENT_CAUSES):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _evaluate(objective: Objective, params: JsonObject) -> TrialResult:

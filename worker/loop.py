@@ -14,15 +14,20 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from shared.errors import LeaseLostError, ObjectiveError, StoreUnavailableError
+from shared.errors import (
+    LeaseLostError,
+    ObjectiveError,
+    ObjectiveUnavailableError,
+    StoreUnavailableError,
+)
 from shared.objective import known_objectives
 from shared.retry import StopRequestedError, retry_unavailable
 from shared.store.base import TrialStore
-from shared.trials import Trial, TrialResult, WorkerInfo
+from shared.trials import Experiment, Trial, TrialResult, WorkerInfo
 from worker.catalogue import ExperimentCatalogue
 from worker.evaluator import ProcessEvaluator
 from worker.lease import LeaseKeeper
-from worker.settings import WorkerSettings
+from worker.settings import WorkerSettings, heartbeat_interval_s
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +59,8 @@ class Worker:
         self._settings = settings
         self._stop = stop or threading.Event()
         self._catalogue = ExperimentCatalogue(store, exp_key=settings.exp_key,
-                                              refresh_s=settings.experiments_refresh_s)
+                                              refresh_s=settings.experiments_refresh_s,
+                                              retry_after_s=settings.objective_retry_s)
         self._evaluator = ProcessEvaluator(data_dir=settings.data_dir,
                                            trial_timeout_s=settings.trial_timeout_s)
         self._jobs = 0
@@ -62,9 +68,12 @@ class Worker:
         self._announced_at: float | None = None
 
     def run(self) -> ExitReason:
-        logger.info("Worker %s started, serving %s.", self.worker_id,
-                    f"experiment {self._settings.exp_key!r}" if self._settings.exp_key
-                    else "every experiment it can evaluate")
+        if self._settings.exp_key:
+            logger.info("Worker %s started, serving experiment %r.", self.worker_id,
+                        self._settings.exp_key)
+        else:
+            logger.info("Worker %s started, serving every experiment it can evaluate.",
+                        self.worker_id)
         try:
             reason = self._loop()
         except StopRequestedError:
@@ -117,25 +126,37 @@ class Worker:
     def _evaluate(self, trial: Trial) -> TrialResult | None:
         """The result to record, or None when the trial was handed back or taken over."""
         experiment = self._catalogue.get(trial.exp_key)
-        keeper = LeaseKeeper(self._store, trial, interval_s=self._settings.heartbeat_interval_s,
-                             on_beat=self._announce_if_due)
+        keeper = self._lease_keeper(trial, experiment)
         with keeper:
             try:
                 result = self._evaluator.evaluate(experiment.objective, trial.params,
                                                   cancel=self._stop,
                                                   grace_s=self._settings.grace_period_s)
+            except ObjectiveUnavailableError as err:
+                self._catalogue.defer(trial.exp_key, str(err))
+                self._release(trial, experiment, "this worker cannot evaluate its "
+                              "experiment for now")
+                return None
             except ObjectiveError as err:
                 self._catalogue.refuse(trial.exp_key, str(err))
-                self._release(trial, "this worker cannot evaluate its experiment")
+                self._release(trial, experiment, "this worker cannot evaluate its experiment")
                 return None
         if result is None:
-            self._release(trial, "the grace period after the stop request ended")
+            self._release(trial, experiment, "the grace period after the stop request ended")
             return None
         if keeper.lost:
             logger.info("Worker %s drops its result for trial %s/%s: the lease passed to "
                         "another worker.", self.worker_id, trial.exp_key, trial.tid)
             return None
         return result
+
+    def _lease_keeper(self, trial: Trial, experiment: Experiment) -> LeaseKeeper:
+        # The experiment's lease, which the coordinator requeues by, sets the beat; the
+        # worker's own settings have no say in it.
+        return LeaseKeeper(self._store, trial,
+                           interval_s=heartbeat_interval_s(experiment.lease_timeout_s),
+                           announce=self._announce_once_if_due,
+                           announce_every_s=self._settings.announce_interval_s)
 
     def _record(self, trial: Trial, result: TrialResult) -> None:
         try:
@@ -160,7 +181,7 @@ class Worker:
             logger.warning("Worker %s: trial %s/%s failed (%d in a row): %s", self.worker_id,
                            trial.exp_key, trial.tid, self._failures_in_a_row, result.error)
 
-    def _release(self, trial: Trial, why: str) -> None:
+    def _release(self, trial: Trial, experiment: Experiment, why: str) -> None:
         try:
             retry_unavailable(lambda: self._store.release(trial),
                               what=f"handing back trial {trial.exp_key}/{trial.tid}",
@@ -171,19 +192,33 @@ class Worker:
             logger.warning("Worker %s could not hand trial %s/%s back: the store is "
                            "unreachable. Its lease lapses within %.0f s and the coordinator "
                            "requeues it then.", self.worker_id, trial.exp_key, trial.tid,
-                           self._settings.lease_timeout_s)
+                           experiment.lease_timeout_s)
             return
         logger.info("Worker %s handed trial %s/%s back to the queue: %s.", self.worker_id,
                     trial.exp_key, trial.tid, why)
 
     def _announce_if_due(self) -> None:
+        """From the loop: retried through an outage; a stop request ends the wait."""
+        info = self._announcement_if_due()
+        if info is not None:
+            retry_unavailable(lambda: self._store.announce_worker(info),
+                              what="announcing the worker", stop=self._stop)
+
+    def _announce_once_if_due(self) -> None:
+        """From the heartbeat thread: one try, so that an outage never holds up a heartbeat;
+        the LeaseKeeper logs a failure and the next announcement tries again."""
+        info = self._announcement_if_due()
+        if info is not None:
+            self._store.announce_worker(info)
+
+    def _announcement_if_due(self) -> WorkerInfo | None:
+        # The loop and the heartbeat thread never announce at once: the thread only runs
+        # while the loop waits for a trial's result.
         now = time.monotonic()
-        due = self._settings.heartbeat_interval_s
-        if self._announced_at is not None and now - self._announced_at < due:
-            return
+        due_s = self._settings.announce_interval_s
+        if self._announced_at is not None and now - self._announced_at < due_s:
+            return None
         self._announced_at = now
-        info = WorkerInfo(worker_id=self.worker_id, host=socket.gethostname(),
+        return WorkerInfo(worker_id=self.worker_id, host=socket.gethostname(),
                           pid=os.getpid(), last_seen=datetime.now(UTC),
                           exp_key=self._settings.exp_key, objectives=known_objectives())
-        retry_unavailable(lambda: self._store.announce_worker(info),
-                          what="announcing the worker", stop=self._stop)

@@ -10,10 +10,15 @@ from shared.errors import ConfigError
 # How often an idle worker asks for a trial. hyperopt's worker polled once a second and its
 # coordinator kept one trial queued, which capped a whole cluster near one trial a second.
 POLL_INTERVAL_S = 0.2
-# A running trial whose heartbeat is older than this goes back to the queue.
-LEASE_TIMEOUT_S = 60.0
-# Beats per lease: four, so that a late beat or two does not lose the lease.
+# Beats per lease: four, so that a late beat or two does not lose the lease. The lease is
+# the experiment's (``Experiment.lease_timeout_s``, set by ``coordinator run
+# --lease-timeout``), never the worker's own, so that no worker beats slower than the
+# coordinator requeues.
 HEARTBEATS_PER_LEASE = 4
+# How often a worker announces itself, idle or busy, whatever the lease: four times within
+# the coordinator's live window (coordinator.settings.WORKER_SEEN_WITHIN_S, 60 s), so that
+# a late announcement or two does not make a working worker look gone.
+ANNOUNCE_INTERVAL_S = 15.0
 # The write-up's scikit-learn example limited each trial to 60 s; OCR over a folder of
 # photos takes longer, and a trial that hangs should still free its worker.
 TRIAL_TIMEOUT_S = 600.0
@@ -22,6 +27,11 @@ GRACE_PERIOD_S = 30.0
 MAX_CONSECUTIVE_FAILURES = 5
 # How often a worker re-reads the list of experiments it can serve.
 EXPERIMENTS_REFRESH_S = 10.0
+# How long a worker leaves an experiment alone after a failure to load its objective that
+# may pass (the evaluation process did not start, the dataset could not be read, the OCR
+# engine did not start) before it tries again: long enough not to spin, short enough that
+# a volume mounted late or a package installed meanwhile is picked up within a minute.
+OBJECTIVE_RETRY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -31,15 +41,15 @@ class WorkerSettings:
     reserve_timeout_s: float | None = None
     max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES
     max_jobs: int | None = None
-    lease_timeout_s: float = LEASE_TIMEOUT_S
     trial_timeout_s: float | None = TRIAL_TIMEOUT_S
     grace_period_s: float = GRACE_PERIOD_S
     data_dir: Path | None = None
     experiments_refresh_s: float = EXPERIMENTS_REFRESH_S
+    objective_retry_s: float = OBJECTIVE_RETRY_S
+    announce_interval_s: float = ANNOUNCE_INTERVAL_S
 
     def __post_init__(self) -> None:
         _positive("--poll-interval", self.poll_interval_s)
-        _positive("--lease-timeout", self.lease_timeout_s)
         _positive("--grace-period", self.grace_period_s, allow_zero=True)
         if self.reserve_timeout_s is not None:
             _positive("--reserve-timeout", self.reserve_timeout_s, allow_zero=True)
@@ -55,12 +65,12 @@ class WorkerSettings:
             raise ConfigError(f"--data-dir {self.data_dir} is not a folder; point it at the "
                               "folder holding images/ and texts/")
 
-    @property
-    def heartbeat_interval_s(self) -> float:
-        return self.lease_timeout_s / HEARTBEATS_PER_LEASE
-
-
 def _positive(option: str, value: float, *, allow_zero: bool = False) -> None:
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ConfigError(f"{option}={value} must be {bound} seconds")
+
+
+def heartbeat_interval_s(lease_timeout_s: float) -> float:
+    """Seconds between heartbeats for a trial of an experiment with this lease."""
+    return lease_timeout_s / HEARTBEATS_PER_LEASE

@@ -17,6 +17,7 @@ from shared.ocr_objective import ocr_spec
 from shared.store.mongo import MongoTrialStore
 from shared.store.uri import MongoTarget
 from shared.trials import Experiment, NewTrial, Trial, TrialState
+from tests.e2e.programs import LEASE_TIMEOUT_S
 
 # Waits for a server the test knows is up; a stand-in on a busy machine can be slow.
 SERVER_SELECTION_TIMEOUT_MS = 15_000
@@ -54,13 +55,15 @@ def open_store(target: MongoTarget) -> MongoTrialStore:
 def create_ocr_experiment(store: MongoTrialStore, exp_key: str, data_dir: Path, *,
                           engine: str = "tesserocr", version: str | None = None,
                           space_version: str | None = None) -> Experiment:
-    """An OCR experiment as the coordinator would create it; ``version`` and
-    ``space_version`` override the spec's (an experiment made by another release)."""
+    """An OCR experiment as the tests' coordinator would create it (with the tests' short
+    lease); ``version`` and ``space_version`` override the spec's (an experiment made by
+    another release)."""
     spec = ocr_spec(data_dir, engine=engine)
     spec = replace(spec, version=version or spec.version,
                    space_version=space_version or spec.space_version)
     return store.ensure_experiment(Experiment(exp_key=exp_key, objective=spec,
-                                              created_at=datetime.now(UTC)))
+                                              created_at=datetime.now(UTC),
+                                              lease_timeout_s=LEASE_TIMEOUT_S))
 
 
 def queue_params(store: MongoTrialStore, exp_key: str, params: Sequence[JsonObject]

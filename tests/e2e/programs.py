@@ -24,8 +24,9 @@ logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = REPO_ROOT / "data"
-# A lease timeout short enough that requeues happen within a test; the workers beat four
-# times per lease, so a busy machine does not lose leases by accident.
+# A lease timeout short enough that requeues happen within a test, given to the coordinator
+# (and to experiments the tests create themselves): it records it on the experiment, whose
+# workers beat four times per lease, so a busy machine does not lose leases by accident.
 LEASE_TIMEOUT_S = 4.0
 # Generous, for a cold interpreter on a busy two-core machine: only reached when a program
 # hangs, and then the test fails with the program's log.
@@ -126,12 +127,11 @@ class Launcher:
                                  "--max-evals", str(max_evals),
                                  "--lease-timeout", f"{lease_timeout_s:g}", *options])
 
-    def worker(self, *options: str, name: str | None = None,
-               lease_timeout_s: float = LEASE_TIMEOUT_S) -> Program:
-        """``python -m worker`` with the same short lease timeout; ``options`` are added."""
+    def worker(self, *options: str, name: str | None = None) -> Program:
+        """``python -m worker``, which beats within its experiment's lease; ``options`` are
+        added."""
         name = name or f"worker-{sum(p.name.startswith('worker') for p in self._programs)}"
-        return self.start(name, ["-m", "worker", "--mongo", self.mongo_uri,
-                                 "--lease-timeout", f"{lease_timeout_s:g}", *options])
+        return self.start(name, ["-m", "worker", "--mongo", self.mongo_uri, *options])
 
     def start(self, name: str, argv: Sequence[str]) -> Program:
         if any(program.name == name for program in self._programs):

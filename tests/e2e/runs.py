@@ -54,8 +54,7 @@ def start_search(launcher: Launcher, store: MongoTrialStore, *, exp_key: str,
     wait_until(lambda: exp_key in {e.exp_key for e in store.list_experiments()},
                what=f"the coordinator to create experiment {exp_key!r}",
                timeout_s=STEP_TIMEOUT_S, watch=[coordinator])
-    started = [launcher.worker("--exp-key", exp_key, *worker_options,
-                               lease_timeout_s=lease_timeout_s) for _ in range(workers)]
+    started = [launcher.worker("--exp-key", exp_key, *worker_options) for _ in range(workers)]
     return coordinator, started
 
 

@@ -4,6 +4,9 @@ Loss ``(x - 1)^2`` over ``x`` in [-5, 5], plus a categorical ``shade`` that does
 Its ``settings`` make it misbehave on purpose: ``sleep_s`` delays each trial, ``hang_at``
 makes a trial with ``x`` above that value sleep for an hour, ``fail_all`` fails every trial,
 ``discrete`` replaces ``x`` with a choice of three values (for repeated configurations).
+Loading misbehaves too: ``unreadable_once`` (a file path) fails the first load as an
+unreadable dataset would, creating the file, and ``refuse_load`` fails every load as a
+dataset of another fingerprint would.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from hyperopt import hp
 
+from shared.errors import DatasetError, ObjectiveError
 from shared.jsontypes import JsonObject
 from shared.objective import Objective, register_objective
 from shared.trials import ObjectiveSpec, TrialResult
@@ -42,7 +46,20 @@ class QuadraticKind:
 
     def load(self, spec: ObjectiveSpec, *, data_dir_override: Path | None = None
              ) -> Objective:
+        _misbehave_on_load(spec.settings)
         return QuadraticObjective(spec)
+
+
+def _misbehave_on_load(settings: Mapping[str, Any]) -> None:
+    marker = settings.get("unreadable_once")
+    if marker is not None and not Path(marker).exists():
+        Path(marker).touch()
+        cause = DatasetError(f"{marker}: cannot be read (Input/output error), on purpose")
+        # Wrapped as the OCR objective wraps its dataset's errors.
+        raise ObjectiveError(f"cannot load the experiment's dataset here: {cause}") from cause
+    if settings.get("refuse_load"):
+        raise ObjectiveError("the dataset here has fingerprint other, but the experiment's "
+                             "has none: its files differ (on purpose)")
 
 
 class QuadraticObjective:

@@ -1,0 +1,40 @@
+"""SQLite stores that note heartbeats, or whose worker announcements fail, for lease tests."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from shared.errors import StoreError
+from shared.store.sqlite import SqliteTrialStore
+from shared.trials import Trial, WorkerInfo
+
+
+class BeatRecordingStore(SqliteTrialStore):
+    """A SQLite store that notes when each heartbeat arrives (``time.monotonic``)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.beats: list[float] = []
+
+    def heartbeat(self, trial: Trial) -> Trial:
+        self.beats.append(time.monotonic())
+        return super().heartbeat(trial)
+
+
+class FailingAnnounceStore(BeatRecordingStore):
+    """Announcing a worker succeeds ``ok_announcements`` times, then raises ``error``."""
+
+    def __init__(self, path: Path, error: StoreError, *, ok_announcements: int = 1) -> None:
+        super().__init__(path)
+        self._error = error
+        self._ok_left = ok_announcements
+        self.failed_announcements = 0
+
+    def announce_worker(self, info: WorkerInfo) -> None:
+        if self._ok_left > 0:
+            self._ok_left -= 1
+            super().announce_worker(info)
+            return
+        self.failed_announcements += 1
+        raise self._error

@@ -1,0 +1,92 @@
+"""One lease per experiment: the coordinator records it, its reaper and every worker use it."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import statistics
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from coordinator.run import RunRequest, objective_spec, run_experiment
+from coordinator.settings import WORKER_SEEN_WITHIN_S, SearchSettings
+from shared.store.sqlite import SqliteTrialStore
+from shared.trials import Experiment, NewTrial, TrialState
+from tests.fakes.quadratic import quadratic_spec, register
+from tests.fakes.stores import BeatRecordingStore
+from worker import ExitReason, Worker, WorkerSettings
+
+# A lease short enough that a trial of a second or two sees several beats.
+SHORT_LEASE_S = 0.8
+
+
+def thirty_s_ago() -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=30)
+
+
+@pytest.fixture(autouse=True)
+def _quadratic_installed() -> None:
+    register()
+
+
+def test_a_worker_beats_at_a_quarter_of_its_experiments_lease_whatever_its_own_settings(
+        tmp_path: Path) -> None:
+    # Given an experiment with a 0.8 s lease and one trial that takes 1.5 s, and a worker
+    # whose own settings say nothing of leases but poll slowly
+    store = BeatRecordingStore(tmp_path / "h.sqlite")
+    store.ensure_experiment(Experiment(exp_key="exp", objective=quadratic_spec(sleep_s=1.5),
+                                       lease_timeout_s=SHORT_LEASE_S))
+    store.enqueue("exp", [NewTrial(0, {"x": 1.0, "shade": "dark"}, {"idxs": {}, "vals": {}})])
+    settings = WorkerSettings(poll_interval_s=5.0, reserve_timeout_s=0.0, max_jobs=1)
+
+    # When the worker evaluates the trial
+    reason = Worker(store, settings).run()
+
+    # Then it beat every 0.2 s, a quarter of the experiment's lease, and recorded the trial
+    gaps = [later - earlier for earlier, later in itertools.pairwise(store.beats)]
+    assert reason is ExitReason.MAX_JOBS
+    assert store.trials("exp")[0].state is TrialState.DONE
+    assert len(gaps) >= 4
+    assert statistics.median(gaps) == pytest.approx(SHORT_LEASE_S / 4, abs=0.05)
+
+
+def test_workers_announce_themselves_several_times_within_the_coordinators_live_window(
+        ) -> None:
+    # Given the worker's fixed announcement interval and the coordinator's live window
+    # When both are compared
+    announcements = WORKER_SEEN_WITHIN_S / WorkerSettings().announce_interval_s
+
+    # Then a live worker is seen at least four times within the window, whatever the lease
+    assert announcements >= 4
+
+
+def test_resuming_with_another_lease_warns_and_keeps_the_stored_one_for_the_reaper(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Given an experiment created with a 60 s lease, whose one trial a worker elsewhere
+    # last beat for 30 s ago
+    history = tmp_path / "h.sqlite"
+    request = RunRequest(objective="sklearn", dataset="iris", exp_key="kept", history=history)
+    with SqliteTrialStore(history, clock=thirty_s_ago) as store:
+        store.ensure_experiment(Experiment(exp_key="kept", objective=objective_spec(request),
+                                           lease_timeout_s=60.0))
+        store.enqueue("kept", [NewTrial(0, {"unused": True}, {"idxs": {}, "vals": {}})])
+        assert store.reserve("elsewhere:1", ["kept"]) is not None
+
+    # When the coordinator resumes it with --lease-timeout 5 (and a stop already
+    # requested, so that it makes one pass: reap, count, stop)
+    stop = threading.Event()
+    stop.set()
+    with caplog.at_level(logging.WARNING, logger="coordinator.run"):
+        result = run_experiment(request, SearchSettings(max_evals=1, lease_timeout_s=5.0),
+                                stop=stop)
+
+    # Then it warns naming the stored lease, goes on with it, and its reaper leaves the
+    # trial with its worker: 30 s without a beat is within 60 s, though not within 5 s
+    assert result.experiment.lease_timeout_s == 60.0
+    assert "'kept' was created with --lease-timeout 60; it goes on with that lease" in (
+        caplog.text)
+    (trial,) = SqliteTrialStore(history).trials("kept")
+    assert (trial.state, trial.owner) == (TrialState.RUNNING, "elsewhere:1")
