@@ -146,7 +146,12 @@ class ProcessEvaluator:
         return message
 
     def _died(self, started: float) -> TrialResult:
-        code = self._process.exitcode if self._process is not None else None
+        code = None
+        if self._process is not None:
+            # The pipe closes a moment before the process is reaped: wait for its exit
+            # code, or the reason would say "None" for a process the kernel killed.
+            self._process.join(TERMINATE_WAIT_S)
+            code = self._process.exitcode
         self.stop()
         return TrialResult.failed(
             f"the evaluation process died (exit code {code}); out of memory, or killed",
