@@ -100,3 +100,20 @@ def test_a_run_stopped_before_max_evals_prints_the_best_so_far_without_reading_i
 
 def _no_comparison(*_args: object, **_kwargs: object) -> None:
     raise AssertionError("a stopped run read the images again")
+
+
+@pytest.mark.slow
+def test_a_short_search_on_the_real_photos_reads_them_better_than_no_preprocessing(
+        tmp_path: Path, photos_dir: Path) -> None:
+    # Given the real photographs and their true texts (OCRTUNE_PHOTOS)
+    history = tmp_path / "photos.sqlite"
+
+    # When the main job runs a few trials on them
+    result = run("--data", str(photos_dir), "--max-evals", "8", "--workers", "2",
+                 "--history", str(history))
+
+    # Then the best pipeline's total loss is below the loss of the photos as they are
+    assert result.exit_code == 0, result.output
+    loss_raw, loss_best, change = table_rows(result.stdout)["total loss"]
+    assert loss_best < loss_raw
+    assert change == pytest.approx(loss_raw - loss_best, abs=0.002)
