@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from coordinator import settings as defaults
 from coordinator.comparison import compare_images, comparison_table
 from coordinator.model_summary import SKLEARN_NAME, model_summary
+from coordinator.params_file import params_text
 from coordinator.settings import SearchSettings
 from shared.errors import OcrTuneError
 from shared.logs import LEVELS, configure_logging
@@ -179,7 +179,7 @@ def _print_result(result: RunResult) -> None:
         raise click.ClickException("every trial failed, so there is no best configuration; "
                                    "see the errors with `coordinator history --state error`")
     click.echo(f"Best loss {outcome.best.loss:.4f} (trial {outcome.best.tid}); parameters:")
-    click.echo(json.dumps(outcome.best.params, indent=2))
+    click.echo(params_text(outcome.best.params))
     if outcome.completed:
         # A stopped run skips this: it reads every image twice, long after Ctrl-C.
         _print_scores(result.experiment.objective, outcome.best.params)

@@ -9,7 +9,6 @@ unreachable database, a bad file) end the command with a message and exit status
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from coordinator.cli import cli
 from coordinator.comparison import comparison_table
 from coordinator.history_table import as_csv, as_jsonl, as_table, history_rows
 from coordinator.model_summary import SKLEARN_NAME, model_summary
-from coordinator.params_file import load_params, save_params, tuned_from_trial
+from coordinator.params_file import load_params, params_text, save_params, tuned_from_trial
 from coordinator.plots import OCR_LOSS_LABEL, save_loss_plot
 from coordinator.reading import open_for_reading, pick_experiment
 from coordinator.report import build_report, write_report
@@ -171,7 +170,7 @@ def best(*, exp_key: str | None, save: Path | None, data_dir: Path | None,
     scored = sum(t.loss is not None for t in trials)
     click.echo(f"Best of experiment {experiment.exp_key}: trial {trial.tid}, loss "
                f"{trial.loss:.4f} (the lowest of {scored} scored trials). Parameters:")
-    click.echo(json.dumps(tuned.params, indent=2))
+    click.echo(params_text(tuned.params))
     if save is not None:
         save_params(tuned, save)
         click.echo(f"Saved to {save}.")

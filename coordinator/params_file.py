@@ -35,6 +35,12 @@ PARAMS_FORMAT = "ocr-tune-params/1"
 _OPTIONAL_TEXT = ("exp_key", "objective", "engine", "lang", "tesseract_version")
 
 
+def params_text(params: JsonObject) -> str:
+    """The parameters as JSON with one pipeline step per line, for people to read."""
+    steps = [f"  {json.dumps(step)}: {json.dumps(value)}" for step, value in params.items()]
+    return "{\n" + ",\n".join(steps) + "\n}" if steps else "{}"
+
+
 @dataclass(frozen=True)
 class TunedParams:
     """Plain pipeline parameters and where they came from (None where unknown)."""

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from coordinator.apply import load_gray, preprocess, read_image
-from coordinator.params_file import TunedParams, save_params, tuned_from_trial
+from coordinator.params_file import TunedParams, params_text, save_params, tuned_from_trial
 from shared.dataset import load_dataset
 from shared.errors import DatasetError
+from shared.jsontypes import JsonObject
 from shared.pipeline import apply_pipeline
 from shared.scoring import ImageScore, similarity
 from shared.store.sqlite import SqliteTrialStore
@@ -157,3 +158,20 @@ def test_apply_to_a_missing_image_names_it(best_file: Path, tmp_path: Path) -> N
 
     assert result.exit_code == 1
     assert f"cannot read the image {missing}" in result.output
+
+
+def test_printed_parameters_are_json_with_one_pipeline_step_per_line() -> None:
+    # Given plain pipeline parameters
+    params: JsonObject = {"resize": {"glyph_height_px": 17},
+              "binarise": {"method": "mean", "block_size": 29, "c": 10},
+              "denoise": None, "erode_kernel": None, "dilate_kernel": 3}
+
+    # When they are printed for people to read
+    text = params_text(params)
+
+    # Then the text reads back as the same parameters, one step on each inner line
+    assert json.loads(text) == params
+    assert text.splitlines()[1:-1] == [
+        '  "resize": {"glyph_height_px": 17},',
+        '  "binarise": {"method": "mean", "block_size": 29, "c": 10},',
+        '  "denoise": null,', '  "erode_kernel": null,', '  "dilate_kernel": 3']
