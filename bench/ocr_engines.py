@@ -8,8 +8,14 @@ Three ways to read, each in a fresh process so its environment holds from the st
 - ``tesserocr``: Tesseract in-process through tesserocr, one thread (our default).
 
 Per trial it measures wall seconds and CPU seconds (this process and its children: the
-``tesseract`` commands), and per image the OCR seconds. "Per core" compares CPU seconds:
-what a trial takes from the machine, however many cores it spread over.
+``tesseract`` commands), and per image the OCR seconds, in two conditions:
+
+- alone: one process on an idle machine. CPU seconds are what a trial takes from the
+  machine, however many cores it spread over.
+- every core busy: one process per core at once, as when a worker runs on every core.
+  Each then has about a core, so its wall seconds per trial are seconds per trial per
+  core. Here the write-up's way suffers most: each Tesseract starts a thread per core,
+  and OpenMP threads that outnumber the cores spin while they wait for one another.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,23 +56,42 @@ class EngineCost:
     cpu_s_per_trial: float
     ocr_s_per_image: float
     loss_mean: float
+    copies: int = 1  # processes measured at once
 
 
-def measure(variant: str, data: Path, pipelines: list[JsonObject], *, kind: str
-            ) -> EngineCost:
-    """Run ``variant`` on ``pipelines`` in a fresh process and return what it measured.
+def measure(variant: str, data: Path, pipelines: list[JsonObject], *, kind: str,
+            copies: int = 1) -> EngineCost:
+    """Run ``variant`` on ``pipelines`` in ``copies`` fresh processes at once.
 
-    ``kind`` names the pipelines in the report ("random", "TPE-chosen").
+    One copy measures a trial alone on the machine. As many copies as cores measure it
+    with every core busy, as when a worker runs on each core: each copy then has about one
+    core, so its seconds per trial are seconds per trial per core. ``kind`` names the
+    pipelines in the report ("random", "TPE-chosen"). Returns the copies' mean.
     """
     _, threads = VARIANTS[variant]
     env = {**os.environ, "OMP_THREAD_LIMIT": threads}
     with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as listing:
         json.dump(pipelines, listing)
         listing.flush()
-        completed = subprocess.run(
-            [sys.executable, "-m", "bench.ocr_engines", variant, str(data), listing.name,
-             kind], env=env, capture_output=True, text=True, check=True)
-    return EngineCost(**json.loads(completed.stdout.strip().splitlines()[-1]))
+        command = [sys.executable, "-m", "bench.ocr_engines", variant, str(data),
+                   listing.name, kind]
+        running = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+                   for _ in range(copies)]
+        outputs = [process.communicate()[0] for process in running]
+    if any(process.returncode for process in running):
+        raise RuntimeError(f"measuring {variant} on {data} failed; its error is above")
+    costs = [EngineCost(**json.loads(out.strip().splitlines()[-1])) for out in outputs]
+    return _mean(costs, copies)
+
+
+def _mean(costs: list[EngineCost], copies: int) -> EngineCost:
+    first = costs[0]
+    return EngineCost(
+        first.variant, first.engine, first.data, first.pipelines, first.trials, first.images,
+        statistics.fmean(c.wall_s_per_trial for c in costs),
+        statistics.fmean(c.cpu_s_per_trial for c in costs),
+        statistics.fmean(c.ocr_s_per_image for c in costs),
+        statistics.fmean(c.loss_mean for c in costs), copies)
 
 
 def _measure_here(variant: str, data: Path, pipelines: list[JsonObject], kind: str
