@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from shared.errors import StoreError, StoreUnavailableError
-from shared.retry import StopRequestedError
 from shared.trials import Experiment, NewTrial, Trial, TrialState
 from tests.fakes.quadratic import quadratic_spec, register
 from tests.fakes.stores import BeatRecordingStore, FailingAnnounceStore
+from tests.waiting import wait_for
 from worker import Worker, WorkerSettings
 from worker.lease import LeaseKeeper
 
@@ -39,35 +39,65 @@ def reserved_trial(store: BeatRecordingStore) -> Trial:
 @pytest.mark.parametrize("error", [
     StoreError("the workers collection refused the write"),
     StoreUnavailableError("the store cannot be reached"),
-    StopRequestedError("stop requested while retrying: announcing the worker"),
+    # Not store errors: the host name cannot be read, a driver error left unwrapped.
+    OSError("[Errno 24] Too many open files"),
+    RuntimeError("an error the store did not wrap"),
 ])
 def test_an_announcement_that_raises_is_logged_and_the_heartbeats_go_on(
         error: Exception, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # Given a lease keeper whose every announcement raises
     store = BeatRecordingStore(tmp_path / "h.sqlite")
     trial = reserved_trial(store)
+    announcements: list[float] = []
 
     def announce() -> None:
+        announcements.append(time.monotonic())
         raise error
 
-    # When it keeps the lease for half a second
+    # When it keeps the lease until several announcements have failed
     with caplog.at_level(logging.WARNING, logger="worker.lease"), LeaseKeeper(
             store, trial, interval_s=0.05, announce=announce, announce_every_s=0.02) as keeper:
-        time.sleep(0.5)
+        wait_for(lambda: len(announcements) >= 3
+                 and sum(beat > announcements[2] for beat in store.beats) >= 3,
+                 what="three beats after three failed announcements")
 
-    # Then it beat all along, kept the lease, and said what happens next
-    assert len(store.beats) >= 5
+    # Then it beat on after the failures, kept the lease, and said what happens next, with
+    # the traceback when the error was not the store's
     assert not keeper.lost
     assert ("Trial exp/0: announcing the worker failed" in caplog.text
             and "heartbeats go on, next announcement in 0.0 s" in caplog.text)
+    tracebacks = [record for record in caplog.records if record.exc_info is not None]
+    assert bool(tracebacks) is not isinstance(error, StoreError)
+
+
+def test_a_heartbeat_that_raises_an_unexpected_error_is_logged_and_the_beats_go_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Given a lease keeper whose first two heartbeats raise an error the store did not wrap
+    store = BeatRecordingStore(tmp_path / "h.sqlite",
+                               beat_error=RuntimeError("an error the store did not wrap"),
+                               failing_beats=2)
+    trial = reserved_trial(store)
+
+    # When it keeps the lease until three more beats have come
+    with caplog.at_level(logging.WARNING, logger="worker.lease"), LeaseKeeper(
+            store, trial, interval_s=0.05) as keeper:
+        wait_for(lambda: len(store.beats) >= 5, what="five heartbeats")
+
+    # Then both failures were logged with their traceback and the lease was kept
+    assert not keeper.lost
+    failures = [record for record in caplog.records
+                if "heartbeat failed on an unexpected error" in record.getMessage()]
+    assert len(failures) == 2
+    assert all(record.exc_info is not None for record in failures)
 
 
 @pytest.mark.parametrize("error", [
     StoreError("the workers collection refused the write"),
     StoreUnavailableError("the store cannot be reached"),
+    OSError("[Errno 24] Too many open files"),
 ])
 def test_a_worker_whose_announcements_fail_mid_trial_keeps_beating_through_a_stop_request(
-        error: StoreError, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        error: Exception, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # Given a store that takes the worker's first announcement and fails every later one,
     # and a worker that announces every 0.1 s
     store = FailingAnnounceStore(tmp_path / "h.sqlite", error)
@@ -96,12 +126,3 @@ def test_a_worker_whose_announcements_fail_mid_trial_keeps_beating_through_a_sto
     assert len([beat for beat in store.beats if beat > stopped_at]) >= 2
     assert (trial.state, trial.loss, trial.attempts) == (TrialState.DONE, 0.0, 1)
     assert "announcing the worker failed" in caplog.text
-
-
-def wait_for(condition: object, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")

@@ -16,6 +16,7 @@ from shared.objective import register_objective
 from shared.store.sqlite import SqliteTrialStore
 from shared.trials import Experiment, NewTrial, TrialState
 from tests.fakes.quadratic import quadratic_spec, register
+from tests.waiting import wait_for
 from worker import ExitReason, Worker, WorkerSettings
 from worker.evaluator import ProcessEvaluator
 
@@ -214,12 +215,3 @@ def test_an_evaluation_process_that_does_not_start_is_a_failure_that_may_pass(
     with ProcessEvaluator() as evaluator, pytest.raises(ObjectiveUnavailableError,
                                                         match="did not start within"):
         evaluator.evaluate(quadratic_spec(), {"x": 0.0, "shade": "dark"})
-
-
-def wait_for(condition: object, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 
 from shared.errors import LeaseLostError, StoreError
-from shared.retry import StopRequestedError
 from shared.store.base import TrialStore
 from shared.trials import Trial
 
@@ -24,8 +23,9 @@ class LeaseKeeper:
 
     ``announce`` (the worker's announcement of itself) is called from the same thread every
     ``announce_every_s``, so that a worker busy with a long trial still shows as live
-    whatever the lease. A store error or stop request out of it is logged and the beats go
-    on: only a lost lease ends them.
+    whatever the lease. The thread is a boundary: whatever a heartbeat or an announcement
+    raises is logged (unexpected errors with their traceback) and the beats go on; only a
+    lost lease ends them.
     """
 
     def __init__(self, store: TrialStore, trial: Trial, *, interval_s: float,
@@ -81,17 +81,24 @@ class LeaseKeeper:
             # expires if the outage outlasts it.
             logger.warning("Trial %s/%s: heartbeat failed (%s); next try in %.1f s.",
                            trial.exp_key, trial.tid, err, self._interval_s)
+        except Exception:  # the thread's boundary: a dead thread would lapse the lease
+            logger.exception("Trial %s/%s: heartbeat failed on an unexpected error; next "
+                             "try in %.1f s.", trial.exp_key, trial.tid, self._interval_s)
         return True
 
     def _announce_safely(self) -> None:
         if self._announce is None:
             return
         trial = self._trial
+        # Announcing only keeps the worker listed as live; the lease depends on the
+        # heartbeats alone, so they must outlive any failure here.
         try:
             self._announce()
-        except (StoreError, StopRequestedError) as err:
-            # Announcing only keeps the worker listed as live; the lease depends on the
-            # heartbeats alone, so they must outlive any failure here.
+        except StoreError as err:
             logger.warning("Trial %s/%s: announcing the worker failed (%s); heartbeats go "
                            "on, next announcement in %.1f s.", trial.exp_key, trial.tid,
                            err, self._announce_every_s)
+        except Exception:  # the thread's boundary (an OSError from gethostname, a driver bug)
+            logger.exception("Trial %s/%s: announcing the worker failed on an unexpected "
+                             "error; heartbeats go on, next announcement in %.1f s.",
+                             trial.exp_key, trial.tid, self._announce_every_s)

@@ -5,27 +5,33 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from shared.errors import StoreError
 from shared.store.sqlite import SqliteTrialStore
 from shared.trials import Trial, WorkerInfo
 
 
 class BeatRecordingStore(SqliteTrialStore):
-    """A SQLite store that notes when each heartbeat arrives (``time.monotonic``)."""
+    """A SQLite store that notes when each heartbeat arrives (``time.monotonic``); the first
+    ``failing_beats`` heartbeats raise ``beat_error`` instead of refreshing the lease."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, beat_error: Exception | None = None,
+                 failing_beats: int = 0) -> None:
         super().__init__(path)
         self.beats: list[float] = []
+        self._beat_error = beat_error
+        self._failing_beats_left = failing_beats
 
     def heartbeat(self, trial: Trial) -> Trial:
         self.beats.append(time.monotonic())
+        if self._beat_error is not None and self._failing_beats_left > 0:
+            self._failing_beats_left -= 1
+            raise self._beat_error
         return super().heartbeat(trial)
 
 
 class FailingAnnounceStore(BeatRecordingStore):
     """Announcing a worker succeeds ``ok_announcements`` times, then raises ``error``."""
 
-    def __init__(self, path: Path, error: StoreError, *, ok_announcements: int = 1) -> None:
+    def __init__(self, path: Path, error: Exception, *, ok_announcements: int = 1) -> None:
         super().__init__(path)
         self._error = error
         self._ok_left = ok_announcements
