@@ -2,13 +2,19 @@
 
 Local workers keep the worker's limit on failures in a row (``--max-consecutive-failures``,
 5 by default) instead of running through every failure. A bad configuration is not a
-failure: it scores a high loss. A trial fails when its evaluation breaks (Tesseract
-missing, a --trial-timeout too short for the photos, a bug), and hyperopt's TPE learns
-nothing from failed trials, so a streak of them says the run is broken, not that the search
-is in a bad region; going on would fail trial after trial up to --max-evals. One failure
-among successes resets the streak and stops nothing. A run whose workers all stopped ends
-with ``LocalWorkersStoppedError`` saying why; every trial finished so far is kept, and the
-same command resumes once the cause is fixed.
+failure: it scores a high loss. A trial fails when its evaluation breaks (a --trial-timeout
+too short for the photos, an evaluation process killed for lack of memory, an image
+Tesseract fails on, a bug), and hyperopt's TPE learns nothing from failed trials, so a
+streak of them says the run is broken, not that the search is in a bad region; going on
+would fail trial after trial up to --max-evals. One failure among successes resets the
+streak and stops nothing.
+
+An objective that cannot be loaded fails no trial: the trial goes back to the queue. If the
+cause may pass (the dataset unreadable, Tesseract or the evaluation process not starting)
+the worker tries once more after ``LOCAL_OBJECTIVE_RETRY_S``; if it cannot (the dataset's
+files changed since the run began) or the retry fails too, the worker stops. A run whose
+workers all stopped ends with ``LocalWorkersStoppedError`` saying why; every trial finished
+so far is kept, and the same command resumes once the cause is fixed.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from coordinator.search import Search, SearchOutcome, SearchSnapshot
 from coordinator.settings import SearchSettings
@@ -26,6 +33,14 @@ from shared.trials import Experiment, TrialState
 from worker import ExitReason, Worker, WorkerSettings
 
 logger = logging.getLogger(__name__)
+
+# A local run's experiment has no other worker to leave its trials to, so an objective that
+# cannot be loaded for now (the dataset unreadable, the engine or the evaluation process
+# not starting) is tried again once, this long after, and then ends the run saying why:
+# long enough for a passing hiccup (a busy disk, a machine short of memory), short enough
+# that a broken run does not sit idle behind its progress bar.
+LOCAL_OBJECTIVE_RETRIES = 1
+LOCAL_OBJECTIVE_RETRY_S = 10.0
 
 
 class LocalWorkersStoppedError(OcrTuneError):
@@ -60,7 +75,7 @@ class _LocalWorker:
                     "(the traceback is in the log)")
         if self._reason is ExitReason.TOO_MANY_FAILURES:
             return f"{owner} trials failed {self._max_failures} times in a row"
-        return "it ended" if self._reason is None else self._reason.value
+        return "it ended" if self._reason is None else self._worker.why_stopped(self._reason)
 
     def _run(self) -> None:
         try:
@@ -78,9 +93,13 @@ def run_local(store: TrialStore, experiment: Experiment, kind: ObjectiveKind,
     """Search with ``workers`` in-process workers, each evaluating in its own child process.
 
     The workers are the same as ``python -m worker``'s, on threads: one code path for a
-    laptop and a cluster. They stop when the search ends or ``stop`` is set. Raises
-    LocalWorkersStoppedError when they all stopped first.
+    laptop and a cluster. They serve this experiment only, and stop when the search ends,
+    when ``stop`` is set, or when they cannot evaluate it (refused, or a failure to load
+    that outlasted ``LOCAL_OBJECTIVE_RETRIES`` retries ``worker_settings.objective_retry_s``
+    apart). Raises LocalWorkersStoppedError when they all stopped first.
     """
+    worker_settings = replace(worker_settings, exp_key=experiment.exp_key,
+                              objective_retries=LOCAL_OBJECTIVE_RETRIES)
     workers_stop = threading.Event()
     local = [_LocalWorker(store, worker_settings, stop=workers_stop, index=index)
              for index in range(workers)]

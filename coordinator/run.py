@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from coordinator.local import run_local
+from coordinator.local import LOCAL_OBJECTIVE_RETRY_S, run_local
 from coordinator.search import Search, SearchOutcome, SearchSnapshot
 from coordinator.settings import SearchSettings
 from shared.errors import ConfigError
@@ -114,7 +114,8 @@ def _search(store: TrialStore, experiment: Experiment, request: RunRequest,
     worker_settings = WorkerSettings(exp_key=experiment.exp_key,
                                      trial_timeout_s=request.trial_timeout_s,
                                      poll_interval_s=settings.poll_interval_s,
-                                     grace_period_s=0.0)
+                                     grace_period_s=0.0,
+                                     objective_retry_s=LOCAL_OBJECTIVE_RETRY_S)
     return run_local(store, experiment, objective, settings, workers=request.workers,
                      worker_settings=worker_settings, stop=stop, on_progress=on_progress)
 

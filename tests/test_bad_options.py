@@ -4,6 +4,7 @@ exits non-zero and names the option, the allowed values or the fix; no traceback
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from click.testing import CliRunner, Result
 
 import worker.cli
 from coordinator.cli import cli as coordinator_cli
+from shared.errors import ConfigError
+from worker import WorkerSettings
 
 # A URI nothing listens on: every case below must stop before connecting.
 NOWHERE = "mongodb://127.0.0.1:1/trials"
@@ -106,3 +109,17 @@ def test_a_language_that_is_not_a_tesseract_code_is_refused_before_any_trial(
     assert result.exit_code == 1
     assert "OCR language 'eng;rm -rf ~' is not a Tesseract language code" in result.output
     assert not (tmp_path / "h.sqlite").exists()
+
+
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("announce_interval_s", 0.0, "announce_interval_s=0.0 must be > 0 seconds"),
+    ("objective_retry_s", -1.0, "objective_retry_s=-1.0 must be > 0 seconds"),
+    ("experiments_refresh_s", -1.0, "experiments_refresh_s=-1.0 must be >= 0 seconds"),
+    ("objective_retries", 0, "objective_retries=0 must be at least 1, or None"),
+])
+def test_a_worker_setting_out_of_range_is_refused_naming_it(setting: str, value: float,
+                                                            message: str) -> None:
+    # Given a worker setting that would make a thread spin or a count meaningless
+    # When the settings are made / Then they are refused, naming the setting and its bound
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        WorkerSettings(**{setting: value})  # type: ignore[arg-type]

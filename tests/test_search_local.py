@@ -176,3 +176,47 @@ def test_a_local_worker_ended_by_an_unexpected_error_stops_the_run_naming_the_er
     assert ("the local worker stopped before --max-evals was reached: an unexpected error, "
             "RuntimeError: the history file went away") in message
     assert "run the same command again to resume" in message
+
+
+def unloadable_search(path: Path, **misbehaviour: bool) -> str:
+    """Run a local search whose objective cannot be loaded; the message it stopped with."""
+    with SqliteTrialStore(path) as store:
+        experiment = store.ensure_experiment(
+            Experiment(exp_key="exp", objective=quadratic_spec(**misbehaviour), seed=3))
+        with pytest.raises(LocalWorkersStoppedError) as raised:
+            run_local(store, experiment, QUADRATIC,
+                      SearchSettings(max_evals=5, poll_interval_s=0.01), workers=1,
+                      stop=threading.Event(),
+                      worker_settings=WorkerSettings(poll_interval_s=0.01,
+                                                     objective_retry_s=0.2))
+    return str(raised.value)
+
+
+def test_a_local_run_whose_objective_fails_to_load_again_after_a_retry_stops_saying_why(
+        tmp_path: Path) -> None:
+    # Given an objective whose dataset cannot be read, a failure that may pass
+    # When the local run searches
+    message = unloadable_search(tmp_path / "h.sqlite", unreadable=True)
+
+    # Then it stops once the one retry failed too, naming the cause, and fails no trial
+    assert message.startswith(
+        "the local worker stopped before --max-evals was reached: it cannot evaluate the "
+        "one experiment it serves: cannot load the experiment's dataset here: "
+        "images/page.png: cannot be read (Input/output error), on purpose (still so after "
+        "1 retry, 0.2 s apart)")
+    assert "run the same command again to resume" in message
+    states = [t.state for t in SqliteTrialStore(tmp_path / "h.sqlite").trials("exp")]
+    assert TrialState.ERROR not in states
+    assert TrialState.RUNNING not in states
+
+
+def test_a_local_run_whose_worker_refuses_its_experiment_stops_at_once_saying_why(
+        tmp_path: Path) -> None:
+    # Given an objective whose dataset's fingerprint differs from the experiment's
+    # When the local run searches
+    message = unloadable_search(tmp_path / "h.sqlite", refuse_load=True)
+
+    # Then it stops, naming the difference, instead of waiting for a worker forever
+    assert message.startswith(
+        "the local worker stopped before --max-evals was reached: it cannot evaluate the "
+        "one experiment it serves: the dataset here has fingerprint other")

@@ -18,6 +18,7 @@ from shared.trials import Experiment, NewTrial, TrialState
 from tests.fakes.quadratic import quadratic_spec, register
 from tests.waiting import wait_for
 from worker import ExitReason, Worker, WorkerSettings
+from worker.catalogue import ExperimentCatalogue
 from worker.evaluator import ProcessEvaluator
 
 
@@ -203,8 +204,84 @@ def test_a_load_failure_that_cannot_pass_refuses_the_experiment_for_good(
     assert "for now" not in caplog.text
 
 
+def test_a_worker_told_to_serve_one_experiment_stops_when_it_refuses_that_one_saying_why(
+        store: SqliteTrialStore, caplog: pytest.LogCaptureFixture) -> None:
+    # Given an experiment whose dataset here differs from the experiment's
+    queue(store, "exp", [3.0], refuse_load=True)
+
+    # When a worker told to serve only it (--exp-key) tries its trial
+    with caplog.at_level(logging.INFO, logger="worker"):
+        reason = Worker(store, fast(exp_key="exp", reserve_timeout_s=10.0)).run()
+
+    # Then it hands the trial back untouched and stops at once, non-zero, saying why
+    (trial,) = store.trials("exp")
+    assert reason is ExitReason.EXPERIMENT_REFUSED
+    assert reason.exit_code == 4
+    assert (trial.state, trial.attempts) == (TrialState.NEW, 0)
+    assert "This worker serves only it (--exp-key), so it stops." in caplog.text
+    assert ("stops after 0 trial(s): it cannot evaluate the one experiment it serves: the "
+            "dataset here has fingerprint other") in caplog.text
+
+
+def test_a_worker_told_to_serve_one_experiment_stops_when_it_is_of_another_version(
+        store: SqliteTrialStore) -> None:
+    # Given an experiment of another version of the objective
+    spec = quadratic_spec()
+    store.ensure_experiment(Experiment(exp_key="newer", objective=type(spec)(
+        name=spec.name, version="quadratic-2", space_version=spec.space_version,
+        fingerprint=spec.fingerprint)))
+
+    # When a worker told to serve only it starts
+    reason = Worker(store, fast(exp_key="newer", reserve_timeout_s=10.0)).run()
+
+    # Then it stops without waiting for a trial it could never evaluate
+    assert reason is ExitReason.EXPERIMENT_REFUSED
+
+
+def test_a_worker_with_a_retry_limit_refuses_an_experiment_whose_load_keeps_failing(
+        store: SqliteTrialStore, caplog: pytest.LogCaptureFixture) -> None:
+    # Given an experiment whose dataset can never be read, for a failure that may pass
+    queue(store, "exp", [3.0], unreadable=True)
+    settings = fast(exp_key="exp", objective_retries=1, objective_retry_s=0.2,
+                    reserve_timeout_s=10.0)
+
+    # When a worker allowed one retry serves it
+    with caplog.at_level(logging.INFO, logger="worker"):
+        reason = Worker(store, settings).run()
+
+    # Then it deferred the experiment once, refused it when the retry failed too, naming
+    # the cause, and stopped; the trial was handed back both times, untouched
+    (trial,) = store.trials("exp")
+    assert reason is ExitReason.EXPERIMENT_REFUSED
+    assert (trial.state, trial.attempts) == (TrialState.NEW, 0)
+    assert caplog.text.count("tries it again in 0.2 s") == 1
+    assert ("Refusing the trials of experiment 'exp': cannot load the experiment's dataset "
+            "here: images/page.png: cannot be read (Input/output error), on purpose (still "
+            "so after 1 retry, 0.2 s apart)") in caplog.text
+    assert caplog.text.count("handed trial exp/0 back to the queue") == 2
+
+
+def test_a_load_that_succeeds_clears_the_failures_counted_against_the_retry_limit(
+        store: SqliteTrialStore) -> None:
+    # Given a catalogue allowing one retry, and an experiment that failed to load once
+    queue(store, "exp", [3.0])
+    catalogue = ExperimentCatalogue(store, exp_key="exp", refresh_s=10.0,
+                                    retry_after_s=0.01, retries=1)
+    catalogue.defer("exp", "the dataset could not be read")
+
+    # When a load succeeds, then fails again
+    catalogue.loaded("exp")
+    catalogue.defer("exp", "the dataset could not be read")
+
+    # Then that failure is the first of a new count, not past the limit; the next one is
+    assert catalogue.refusal("exp") is None
+    catalogue.defer("exp", "the dataset could not be read")
+    assert catalogue.refusal("exp") is not None
+
+
 def test_an_evaluation_process_that_does_not_start_is_a_failure_that_may_pass(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        store: SqliteTrialStore, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
     # Given evaluation processes that never say they are ready
     def never_ready(conn: multiprocessing.connection.Connection) -> bool:
         return False
@@ -215,3 +292,17 @@ def test_an_evaluation_process_that_does_not_start_is_a_failure_that_may_pass(
     with ProcessEvaluator() as evaluator, pytest.raises(ObjectiveUnavailableError,
                                                         match="did not start within"):
         evaluator.evaluate(quadratic_spec(), {"x": 0.0, "shade": "dark"})
+
+    # And when a worker serves a trial so, it hands the trial back with its attempt given
+    # back and says it tries the experiment again later, refusing nothing
+    queue(store, "exp", [3.0])
+    with caplog.at_level(logging.INFO, logger="worker"):
+        reason = Worker(store, fast(objective_retry_s=60.0, reserve_timeout_s=0.5)).run()
+    (trial,) = store.trials("exp")
+    assert reason is ExitReason.IDLE
+    assert (trial.state, trial.owner, trial.attempts) == (TrialState.NEW, None, 0)
+    assert ("Cannot evaluate experiment 'exp' here for now: the evaluation process did not "
+            "start within") in caplog.text
+    assert "this one tries it again in 60 s" in caplog.text
+    assert "handed trial exp/0 back to the queue" in caplog.text
+    assert "Refusing" not in caplog.text

@@ -19,18 +19,21 @@ class ExperimentCatalogue:
     An experiment this installation cannot evaluate (another objective, another version,
     a dataset that differs here) is refused once, with the reason logged, and its trials
     are left for workers that can; the worker keeps serving the others. One it cannot
-    evaluate for now (see ``defer``) is left alone for ``retry_after_s``, then tried again.
+    evaluate for now (see ``defer``) is left alone for ``retry_after_s``, then tried again;
+    after ``retries`` such retries in a row that failed too (None: no limit) it is refused.
     """
 
     def __init__(self, store: TrialStore, *, exp_key: str | None, refresh_s: float,
-                 retry_after_s: float) -> None:
+                 retry_after_s: float, retries: int | None = None) -> None:
         self._store = store
         self._exp_key = exp_key
         self._refresh_s = refresh_s
         self._retry_after_s = retry_after_s
+        self._retries = retries
         self._experiments: dict[str, Experiment] = {}
         self._refused: dict[str, str] = {}
         self._deferred_until: dict[str, float] = {}
+        self._failed_loads: dict[str, int] = {}
         self._read_at: float | None = None
 
     def servable(self) -> list[str]:
@@ -51,20 +54,33 @@ class ExperimentCatalogue:
 
     def refuse(self, exp_key: str, reason: str) -> None:
         if exp_key not in self._refused:
-            logger.error("Refusing the trials of experiment %r: %s. Other experiments are "
-                         "still served.", exp_key, reason)
+            then = ("This worker serves only it (--exp-key), so it stops."
+                    if exp_key == self._exp_key else "Other experiments are still served.")
+            logger.error("Refusing the trials of experiment %r: %s. %s", exp_key, reason, then)
         self._refused[exp_key] = reason
 
     def defer(self, exp_key: str, reason: str) -> None:
-        """Leave an experiment alone for a while after a failure that may pass."""
+        """Leave an experiment alone for a while after a failure that may pass; refuse it
+        once that failure outlasted the retries allowed."""
+        failed = self._failed_loads.get(exp_key, 0) + 1
+        self._failed_loads[exp_key] = failed
+        if self._retries is not None and failed > self._retries:
+            tries = "retry" if self._retries == 1 else "retries"
+            self.refuse(exp_key, f"{reason} (still so after {self._retries} {tries}, "
+                                 f"{self._retry_after_s:g} s apart)")
+            return
         self._deferred_until[exp_key] = time.monotonic() + self._retry_after_s
         logger.warning("Cannot evaluate experiment %r here for now: %s. Its trials are left "
-                       "to other workers; this one tries it again in %.0f s.", exp_key,
+                       "to other workers; this one tries it again in %g s.", exp_key,
                        reason, self._retry_after_s)
 
-    @property
-    def refused(self) -> dict[str, str]:
-        return dict(self._refused)
+    def loaded(self, exp_key: str) -> None:
+        """The experiment's objective loaded: earlier failures to load no longer count."""
+        self._failed_loads.pop(exp_key, None)
+
+    def refusal(self, exp_key: str) -> str | None:
+        """Why the experiment is refused for good, or None while it is served."""
+        return self._refused.get(exp_key)
 
     def _read(self) -> None:
         if self._exp_key is None:

@@ -22,7 +22,8 @@ from worker.settings import WorkerSettings
               help="MongoDB holding the trials (mongodb://, mongodb+srv:// or "
                    "mongo://host:port/db/jobs).")
 @click.option("--exp-key", envvar="OCRTUNE_EXP_KEY",
-              help="Serve only this experiment. [default: every experiment it can evaluate]")
+              help="Serve only this experiment; exit 4 if it cannot be evaluated here. "
+                   "[default: every experiment it can evaluate]")
 @click.option("--poll-interval", "poll_interval_s", type=click.FloatRange(min=0.01),
               default=defaults.POLL_INTERVAL_S, envvar="OCRTUNE_POLL_INTERVAL_S",
               show_default=True, help="Seconds between looks at an empty queue.")

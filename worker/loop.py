@@ -39,10 +39,16 @@ class ExitReason(enum.Enum):
     MAX_JOBS = "it evaluated the --max-jobs trials it was asked for"
     IDLE = "no trial came within --reserve-timeout"
     TOO_MANY_FAILURES = "its trials failed --max-consecutive-failures times in a row"
+    EXPERIMENT_REFUSED = "it cannot evaluate the one experiment it serves"
 
     @property
     def exit_code(self) -> int:
-        return 3 if self is ExitReason.TOO_MANY_FAILURES else 0
+        return _EXIT_CODES.get(self, 0)
+
+
+# Non-zero, so that a supervisor sees a worker that cannot go on: 3 its trials kept
+# failing, 4 nothing left to serve (told to serve one experiment, it refused that one).
+_EXIT_CODES = {ExitReason.TOO_MANY_FAILURES: 3, ExitReason.EXPERIMENT_REFUSED: 4}
 
 
 def default_worker_id() -> str:
@@ -60,7 +66,8 @@ class Worker:
         self._stop = stop or threading.Event()
         self._catalogue = ExperimentCatalogue(store, exp_key=settings.exp_key,
                                               refresh_s=settings.experiments_refresh_s,
-                                              retry_after_s=settings.objective_retry_s)
+                                              retry_after_s=settings.objective_retry_s,
+                                              retries=settings.objective_retries)
         self._evaluator = ProcessEvaluator(data_dir=settings.data_dir,
                                            trial_timeout_s=settings.trial_timeout_s)
         self._jobs = 0
@@ -82,8 +89,15 @@ class Worker:
             self._evaluator.stop()
         level = logging.ERROR if reason.exit_code else logging.INFO
         logger.log(level, "Worker %s stops after %d trial(s): %s.", self.worker_id,
-                   self._jobs, reason.value)
+                   self._jobs, self.why_stopped(reason))
         return reason
+
+    def why_stopped(self, reason: ExitReason) -> str:
+        """The reason, with the refusal's own when the experiment served was refused."""
+        refusal = self._served_refusal()
+        if reason is ExitReason.EXPERIMENT_REFUSED and refusal is not None:
+            return f"{reason.value}: {refusal}"
+        return reason.value
 
     def _loop(self) -> ExitReason:
         idle_since = time.monotonic()
@@ -92,6 +106,8 @@ class Worker:
                 return ExitReason.STOP_REQUESTED
             if self._settings.max_jobs is not None and self._jobs >= self._settings.max_jobs:
                 return ExitReason.MAX_JOBS
+            if self._served_refusal() is not None:
+                return ExitReason.EXPERIMENT_REFUSED
 
             self._announce_if_due()
             trial = self._reserve()
@@ -110,6 +126,11 @@ class Worker:
             idle_since = time.monotonic()
             if self._failures_in_a_row >= self._settings.max_consecutive_failures:
                 return ExitReason.TOO_MANY_FAILURES
+
+    def _served_refusal(self) -> str | None:
+        """Why the one experiment this worker serves (--exp-key) is refused, if it is."""
+        exp_key = self._settings.exp_key
+        return None if exp_key is None else self._catalogue.refusal(exp_key)
 
     def _reserve(self) -> Trial | None:
         exp_keys = retry_unavailable(self._catalogue.servable, what="listing experiments",
@@ -141,6 +162,7 @@ class Worker:
                 self._catalogue.refuse(trial.exp_key, str(err))
                 self._release(trial, experiment, "this worker cannot evaluate its experiment")
                 return None
+        self._catalogue.loaded(trial.exp_key)
         if result is None:
             self._release(trial, experiment, "the grace period after the stop request ended")
             return None

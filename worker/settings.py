@@ -32,6 +32,10 @@ EXPERIMENTS_REFRESH_S = 10.0
 # engine did not start) before it tries again: long enough not to spin, short enough that
 # a volume mounted late or a package installed meanwhile is picked up within a minute.
 OBJECTIVE_RETRY_S = 60.0
+# How many such retries in a row may fail before the experiment is refused for good: no
+# limit, since a cluster worker has time for a volume to be mounted or a fix deployed (a
+# local run, with no other worker to leave the trials to, allows one).
+OBJECTIVE_RETRIES: int | None = None
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,19 @@ class WorkerSettings:
     data_dir: Path | None = None
     experiments_refresh_s: float = EXPERIMENTS_REFRESH_S
     objective_retry_s: float = OBJECTIVE_RETRY_S
+    objective_retries: int | None = OBJECTIVE_RETRIES
     announce_interval_s: float = ANNOUNCE_INTERVAL_S
 
     def __post_init__(self) -> None:
         _positive("--poll-interval", self.poll_interval_s)
+        # Not options of `python -m worker`: named as the settings they are. Zero would make
+        # the heartbeat thread announce, or the loop retry, without pause.
+        _positive("announce_interval_s", self.announce_interval_s)
+        _positive("objective_retry_s", self.objective_retry_s)
+        _positive("experiments_refresh_s", self.experiments_refresh_s, allow_zero=True)
+        if self.objective_retries is not None and self.objective_retries < 1:
+            raise ConfigError(f"objective_retries={self.objective_retries} must be at least "
+                              "1, or None to retry without limit")
         _positive("--grace-period", self.grace_period_s, allow_zero=True)
         if self.reserve_timeout_s is not None:
             _positive("--reserve-timeout", self.reserve_timeout_s, allow_zero=True)
@@ -64,6 +77,7 @@ class WorkerSettings:
         if self.data_dir is not None and not self.data_dir.is_dir():
             raise ConfigError(f"--data-dir {self.data_dir} is not a folder; point it at the "
                               "folder holding images/ and texts/")
+
 
 def _positive(option: str, value: float, *, allow_zero: bool = False) -> None:
     if value < 0 or (value == 0 and not allow_zero):

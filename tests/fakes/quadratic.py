@@ -5,8 +5,8 @@ Its ``settings`` make it misbehave on purpose: ``sleep_s`` delays each trial, ``
 makes a trial with ``x`` above that value sleep for an hour, ``fail_all`` fails every trial,
 ``discrete`` replaces ``x`` with a choice of three values (for repeated configurations).
 Loading misbehaves too: ``unreadable_once`` (a file path) fails the first load as an
-unreadable dataset would, creating the file, and ``refuse_load`` fails every load as a
-dataset of another fingerprint would.
+unreadable dataset would, creating the file, ``unreadable`` fails every load so, and
+``refuse_load`` fails every load as a dataset of another fingerprint would.
 """
 
 from __future__ import annotations
@@ -52,9 +52,11 @@ class QuadraticKind:
 
 def _misbehave_on_load(settings: Mapping[str, Any]) -> None:
     marker = settings.get("unreadable_once")
-    if marker is not None and not Path(marker).exists():
-        Path(marker).touch()
-        cause = DatasetError(f"{marker}: cannot be read (Input/output error), on purpose")
+    if settings.get("unreadable") or (marker is not None and not Path(marker).exists()):
+        if marker is not None:
+            Path(marker).touch()
+        cause = DatasetError("images/page.png: cannot be read (Input/output error), on "
+                             "purpose")
         # Wrapped as the OCR objective wraps its dataset's errors.
         raise ObjectiveError(f"cannot load the experiment's dataset here: {cause}") from cause
     if settings.get("refuse_load"):
