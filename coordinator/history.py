@@ -44,6 +44,11 @@ class HyperoptHistory:
         new_docs = []
         for trial in trials:
             doc = self._docs.get(trial.tid)
+            if doc is None and not trial.hyperopt_misc:
+                # A trial without hyperopt's record of its parameters (a damaged document,
+                # failed in its place): nothing to learn from, and hyperopt's anneal cannot
+                # read a trial that lacks the space's labels.
+                continue
             if doc is None:
                 doc = _job_doc(trial)
                 self._docs[trial.tid] = doc

@@ -293,3 +293,25 @@ def test_hyperopt_trials_show_what_was_recorded_since_they_were_last_read() -> N
     history.record(trials[2:])
 
     assert [doc["tid"] for doc in history.trials.trials] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("algo", ["tpe", "rand", "anneal"])
+def test_a_trial_without_parameters_is_left_out_of_the_history_and_suggestions_go_on(
+        algo: str) -> None:
+    # Given a history whose first trial lost its parameters (a damaged document a worker
+    # failed in its place), then trials the suggester made
+    suggester = Suggester(QUADRATIC, algo=algo, seed=1)
+    history = HyperoptHistory()
+    history.record([Trial("exp", 0, TrialState.ERROR, {}, {},
+                          result=TrialResult.failed("field 'spec' is damaged"))])
+    for tid in range(1, 6):
+        new = suggester.suggest(tid, history)
+        history.record([Trial("exp", tid, TrialState.DONE, new.params, new.hyperopt_misc,
+                              result=TrialResult.ok(float(tid)))])
+
+    # When the next trial is suggested
+    suggestion = suggester.suggest(6, history)
+
+    # Then hyperopt saw only the trials with parameters, and suggested a valid one
+    assert len(history) == 5
+    assert -5 <= float(suggestion.params["x"]) <= 5  # type: ignore[arg-type]

@@ -29,6 +29,12 @@ Trial document (hyperopt's job layout, plus ``attempts``, ``config_key``, ``reus
 | ``attempts`` | int | reservations used; a hand-back gives one back |
 | ``config_key`` | string | hash of ``spec``: equal parameters have equal keys |
 | ``reused_from`` | int or null | tid of the trial whose result this one reuses |
+| ``unreadable_doc`` | any, or absent | a damaged document, kept as found (see below) |
+
+A worker that reserves a trial whose document no reader accepts (edited by hand, written
+by another program) stores in its place a well-formed ERROR trial, without parameters,
+whose ``result.error`` names the damage; what it found is kept in ``unreadable_doc`` (the
+document, or for SQLite the text) for someone to inspect, and is never read.
 
 A recorded ``result`` has ``status`` ("ok" or "fail"), ``loss`` (a number, null when
 failed), ``error`` (why it failed, null when ok), ``duration_s`` (seconds spent
@@ -135,6 +141,21 @@ def reused_trial_document(exp_key: str, trial: NewTrial, source: Trial, now: dat
     return trial_to_document(Trial(
         exp_key, trial.tid, TrialState.DONE, trial.params, trial.hyperopt_misc,
         end_time=now, result=source.result, reused_from=source.tid))
+
+
+def unreadable_trial_document(exp_key: str, tid: int, *, found: Any, reason: str,
+                              owner: str, version: int, attempts: int, now: datetime
+                              ) -> Document:
+    """A readable ERROR trial to store in place of ``found``, a document no reader accepts.
+
+    ``reason`` names the damage; ``found`` is kept as it was in ``unreadable_doc``.
+    """
+    error = f"{reason}; the document as it was is kept in its field unreadable_doc"
+    doc = trial_to_document(Trial(exp_key, tid, TrialState.ERROR, params={}, hyperopt_misc={},
+                                  version=version, attempts=attempts, owner=owner,
+                                  end_time=now, result=TrialResult.failed(error)))
+    doc["unreadable_doc"] = found
+    return doc
 
 
 def trial_from_document(doc: Mapping[str, Any]) -> Trial:

@@ -83,6 +83,7 @@ from shared.store.mongo_updates import (
     release_update,
     requeue_update,
     reserve_update,
+    unreadable_replacement,
     unreadable_update,
 )
 from shared.store.uri import MongoTarget
@@ -344,12 +345,15 @@ class MongoTrialStore(TrialStore):
             f"{self._target.redacted} (or given twice); allocate trial ids with next_tids")
 
     def _fail_unreadable(self, doc: Document, reason: str) -> None:
-        """Record a FAIL on a job just reserved whose document is not a trial."""
+        """Store a readable ERROR trial in place of a job just reserved that is no trial."""
         logger.error("%s. It is failed instead of evaluated.", reason)
+        lease = {"_id": doc["_id"], "owner": doc["owner"], "version": doc["version"]}
+        replacement = unreadable_replacement(doc, reason, self._now())
         with self._errors(f"failing an unreadable job of experiment {doc.get('exp_key')!r}"):
-            self._jobs.update_one({"_id": doc["_id"], "owner": doc["owner"],
-                                   "version": doc["version"]},
-                                  unreadable_update(reason, self._now()))
+            if replacement is None:
+                self._jobs.update_one(lease, unreadable_update(reason, self._now()))
+            else:
+                self._jobs.replace_one(lease, replacement)
 
     def _lease_write(self, trial: Trial, action: str, change: Mapping[str, Any], *,
                      applied: Callable[[Mapping[str, Any]], bool] | None = None) -> Trial:

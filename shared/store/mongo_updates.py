@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.store.documents import Document, result_to_document
+from shared.store.documents import Document, result_to_document, unreadable_trial_document
 from shared.store.leases import HeldLease, expired_reason
 from shared.trials import Trial, TrialResult, TrialState
 
@@ -83,10 +83,25 @@ def expire_update(trial: Trial, max_attempts: int, now: datetime) -> Update:
 
 
 def unreadable_update(reason: str, now: datetime) -> Update:
-    """Failed with ``reason``: a job just reserved whose document is no trial."""
+    """Failed with ``reason`` where it lies: a job just reserved that is no trial and has
+    no trial id either, so that no readable trial can stand in for it."""
     return {"$set": {"state": int(TrialState.ERROR), "end_time": now,
                      "result": result_to_document(TrialResult.failed(reason))},
             "$inc": {"version": 1}}
+
+
+def unreadable_replacement(found: Mapping[str, Any], reason: str, now: datetime
+                           ) -> Document | None:
+    """The readable ERROR trial to store in place of ``found``, a job just reserved (so
+    owned, its version and attempts raised) that is no trial; None without a trial id."""
+    exp_key, tid, attempts = found.get("exp_key"), found.get("tid"), found.get("attempts")
+    if not isinstance(exp_key, str) or type(tid) is not int:
+        return None
+    kept = {key: value for key, value in found.items() if key != "_id"}
+    return unreadable_trial_document(
+        exp_key, tid, found=kept, reason=reason, owner=found["owner"],
+        version=int(found["version"]) + 1,
+        attempts=attempts if type(attempts) is int else 1, now=now)
 
 
 def held_lease(held: Mapping[str, Any] | None) -> HeldLease | None:

@@ -40,6 +40,7 @@ from shared.store.documents import (
     reused_trial_document,
     trial_from_document,
     trial_to_document,
+    unreadable_trial_document,
     worker_from_document,
     worker_to_document,
 )
@@ -48,8 +49,8 @@ from shared.store.leases import check_leased, expired_reason, held_by, lease_los
 from shared.store.sqlite_rows import (
     INSERT_TRIAL,
     UPDATE_TRIAL,
+    attempts_before,
     dumps,
-    failed_document,
     iso,
     loads,
     trial_of,
@@ -327,13 +328,18 @@ class SqliteTrialStore(TrialStore):
 
     def _fail_unreadable(self, db: sqlite3.Connection, row: tuple[str, int, str],
                          worker_id: str, reason: str) -> None:
-        """Record a FAIL on a NEW trial whose document is not a trial."""
+        """Store a readable ERROR trial in place of a NEW one whose document is not a trial.
+
+        The columns are the store's own and still hold; the text is kept for inspection.
+        """
         logger.error("%s. It is failed instead of evaluated.", reason)
         exp_key, tid, text = row
-        doc = failed_document(text, owner=worker_id, reason=reason, now=self._now())
-        db.execute("UPDATE trials SET state = ?, owner = ?, version = version + 1, doc = ? "
-                   "WHERE exp_key = ? AND tid = ?",
-                   (int(TrialState.ERROR), worker_id, doc, exp_key, tid))
+        (version,) = db.execute("SELECT version FROM trials WHERE exp_key = ? AND tid = ?",
+                                (exp_key, tid)).fetchone()
+        doc = unreadable_trial_document(
+            exp_key, tid, found=text, reason=reason, owner=worker_id, version=version + 1,
+            attempts=attempts_before(text) + 1, now=self._now())
+        db.execute(UPDATE_TRIAL, trial_row(doc))
 
     def _lease_write(self, trial: Trial, change: Callable[[Trial], Trial]) -> Trial:
         """Apply ``change`` to the stored trial if ``trial``'s lease still holds it."""

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import StoreError
-from shared.store.documents import Document, result_to_document, trial_from_document
-from shared.trials import Trial, TrialResult, TrialState
+from shared.store.documents import Document, trial_from_document
+from shared.trials import Trial
 
 _DATETIME_FIELDS = ("book_time", "refresh_time", "end_time", "created_at", "last_seen")
 UPDATE_TRIAL = """UPDATE trials SET state = :state, owner = :owner, version = :version,
@@ -64,19 +64,13 @@ def trial_of(exp_key: str, tid: int, text: str) -> Trial:
     return trial_from_document(loads(text, where=f"trial {tid} of experiment {exp_key!r}"))
 
 
-def failed_document(text: str, *, owner: str, reason: str, now: datetime) -> str:
-    """``text``, a trial document no reader accepts, as failed with ``reason`` by ``owner``.
-
-    Only the fields a failure sets are replaced; the rest stays as it was, for whoever mends
-    it. Text that is no JSON object is kept whole: the row's columns carry the failure.
-    """
+def attempts_before(text: str) -> int:
+    """The reservations a damaged trial document records, if it still says; else 0."""
     try:
-        doc = loads(text)
+        attempts = loads(text).get("attempts")
     except StoreError:
-        return text
-    doc.update(state=int(TrialState.ERROR), owner=owner, end_time=now,
-               result=result_to_document(TrialResult.failed(reason)))
-    return dumps(doc)
+        return 0
+    return attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else 0
 
 
 def trial_row(doc: Document) -> dict[str, Any]:

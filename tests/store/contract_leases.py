@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from shared.errors import IllegalTransitionError, LeaseLostError, StoreError
+from shared.errors import IllegalTransitionError, LeaseLostError
 from shared.store.base import TrialStore
 from shared.trials import ResultStatus, Trial, TrialResult, TrialState
 
@@ -135,9 +135,17 @@ class LeaseContract(ContractFixtures):
         counts = store.state_counts(exp_key)
         assert (counts[TrialState.ERROR], counts[TrialState.RUNNING]) == (1, 2)
 
-        # And reading it still names the damage
-        with pytest.raises(StoreError, match=r"trial 0 of experiment 'exp-a': field 'spec'"):
-            store.trials(exp_key, tids=[0])
+        # And it reads as a failed trial of the worker that found it, of a later version,
+        # with no parameters and an error naming the damage and where the document is kept
+        (failed,) = store.trials(exp_key, tids=[0])
+        assert (failed.state, failed.owner, failed.attempts, failed.params, failed.loss) == (
+            TrialState.ERROR, "w1", 1, {}, None)
+        assert failed.version > 0
+        assert failed.result is not None and failed.result.error is not None
+        assert failed.result.error.startswith(
+            "trial 0 of experiment 'exp-a': field 'spec' is ")
+        assert failed.result.error.endswith("kept in its field unreadable_doc")
+        assert [t.tid for t in store.trials(exp_key)] == [0, 1, 2]
 
     def test_heartbeat_refreshes_the_lease_and_keeps_its_version(
             self, store: TrialStore, clock: FakeClock, exp_key: str) -> None:

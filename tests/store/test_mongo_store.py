@@ -120,6 +120,29 @@ def test_a_reserved_trial_is_stored_in_hyperopts_job_layout(
     assert (job["version"], job["attempts"]) == (1, 1)
 
 
+def test_a_job_that_is_no_trial_is_replaced_by_a_failed_trial_that_keeps_it(
+        mongo_store: MongoTrialStore, raw: Any) -> None:
+    # Given a queued trial whose spec was overwritten behind the store's back
+    mongo_store.ensure_experiment(make_experiment("exp-a"))
+    queue_trials(mongo_store, "exp-a", 1)
+    raw.jobs.update_one({"tid": 0}, {"$set": {"spec": MALFORMED_SPEC, "extra": 1}})
+    found = raw.jobs.find_one({"tid": 0})
+
+    # When a worker reserves
+    assert mongo_store.reserve("w1", ["exp-a"]) is None
+
+    # Then the job is a readable failed trial under the same _id, and what was found is
+    # kept whole beside it (with the reservation's owner, version and attempt)
+    job = raw.jobs.find_one({"tid": 0})
+    assert (job["_id"], job["state"], job["spec"], job["version"]) == (
+        found["_id"], TrialState.ERROR, {}, 2)
+    assert "extra" not in job
+    kept = job["unreadable_doc"]
+    assert (kept["spec"], kept["extra"], kept["owner"], kept["version"]) == (
+        MALFORMED_SPEC, 1, "w1", 1)
+    assert mongo_store.trials("exp-a")[0].state is TrialState.ERROR
+
+
 def test_trial_ids_come_from_one_counter_document_per_experiment(
         mongo_store: MongoTrialStore, raw: Any) -> None:
     mongo_store.ensure_experiment(make_experiment("exp-a"))

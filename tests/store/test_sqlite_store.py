@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -129,8 +130,8 @@ def test_a_malformed_trial_document_raises_store_error_naming_the_trial_and_fiel
         store.trials("exp-a")
 
 
-def test_a_trial_whose_document_is_not_json_is_failed_and_the_next_one_reserved(
-        tmp_path: Path) -> None:
+def test_a_trial_whose_document_is_not_json_is_failed_readably_and_the_next_one_reserved(
+        tmp_path: Path, raw: sqlite3.Connection) -> None:
     # Given trials 0 and 1 queued, and trial 0's document replaced by text that is no JSON
     path = tmp_path / "trials.sqlite"
     with SqliteTrialStore(path) as store:
@@ -142,8 +143,16 @@ def test_a_trial_whose_document_is_not_json_is_failed_and_the_next_one_reserved(
         reserved = store.reserve("w1", ["exp-a"])
         assert reserved is not None and reserved.tid == 1
         assert store.state_counts("exp-a")[TrialState.ERROR] == 1
-        with pytest.raises(StoreError, match=r"trial 0 .*not JSON"):
-            store.trials("exp-a", tids=[0])
+        (failed,) = store.trials("exp-a", tids=[0])
+    assert failed.result is not None and failed.result.error is not None
+    assert re.match(r"trial 0 .*not JSON", failed.result.error)
+
+    # And its row and its document agree on the new version, the text kept beside them
+    state, version, text = raw.execute(
+        "SELECT state, version, doc FROM trials WHERE tid = 0").fetchone()
+    doc = json.loads(text)
+    assert (state, version) == (doc["state"], doc["version"]) == (TrialState.ERROR, 1)
+    assert doc["unreadable_doc"] == "{this is not json"
 
 
 def test_a_write_lock_held_by_another_process_too_long_raises_store_unavailable(
