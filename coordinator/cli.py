@@ -24,7 +24,6 @@ from shared.ocr_objective import OBJECTIVE_NAME as OCR_NAME
 from shared.retry import StopRequestedError
 from shared.signals import stop_on_signals
 from shared.store.factory import DEFAULT_HISTORY
-from shared.store.uri import redact_uri
 
 if TYPE_CHECKING:
     from coordinator.run import RunRequest, RunResult
@@ -141,7 +140,9 @@ def run(ctx: click.Context, *, data_dir: Path | None, objective: str, dataset: s
         raise click.ClickException(str(err)) from err
     _print_result(result)
     if not result.outcome.completed:
-        click.echo(_stopped_message(result, request), err=True)
+        mongo_from_env = ctx.get_parameter_source("mongo") is ParameterSource.ENVIRONMENT
+        click.echo(_stopped_message(result, request, mongo_from_env=mongo_from_env),
+                   err=True)
         sys.exit(EXIT_STOPPED)
 
 
@@ -155,16 +156,19 @@ def _refuse_local_run_options(ctx: click.Context, mongo: str | None) -> None:
                                    f"--mongo; {instead}", ctx=ctx)
 
 
-def _stopped_message(result: RunResult, request: RunRequest) -> str:
+def _stopped_message(result: RunResult, request: RunRequest, *, mongo_from_env: bool) -> str:
     snapshot = result.outcome.snapshot
     message = (f"Stopped before --max-evals ({snapshot.finished} of {snapshot.max_evals} "
                "trials finished); the same command resumes the search.")
     if result.outcome.best is None:
         return message
-    store = (["--mongo", redact_uri(request.mongo)] if request.mongo
-             else ["--history", str(request.history)])
+    store = [] if request.mongo else ["--history", str(request.history)]
     best = shlex.join(["python", "-m", "coordinator", "best", "--exp-key",
                        result.experiment.exp_key, *store])
+    if request.mongo and not mongo_from_env:
+        # The URI may hold a password, which is never printed, and a redacted one would not
+        # log in: the reader puts theirs in. From OCRTUNE_MONGO, `best` reads it itself.
+        best += " --mongo <your URI>"
     return f"{message} The best so far, scored again: {best}"
 
 

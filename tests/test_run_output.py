@@ -10,9 +10,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from coordinator.cli import cli
+from coordinator.run import RunResult
+from coordinator.search import SearchOutcome, SearchSnapshot
 from shared.params import PipelineParams
 from shared.store.sqlite import SqliteTrialStore
+from shared.trials import Experiment, Trial, TrialResult, TrialState
 from tests.conftest import MakeDataset
+from tests.fakes.quadratic import quadratic_spec
 
 TEXTS = {"fox": "The quick brown fox", "dog": "jumps over the lazy dog"}
 STEPS = {"resize", "binarise", "denoise", "erode_kernel", "dilate_kernel"}
@@ -96,6 +100,42 @@ def test_a_run_stopped_before_max_evals_prints_the_best_so_far_without_reading_i
             "the search.") in result.stderr
     assert (f"python -m coordinator best --exp-key ocr-dataset --history {history}"
             in result.stderr)
+
+
+URI = "mongodb://alice:s3cret-pw@db.example:27017/trials?authSource=admin"
+
+
+def stopped_run(*_args: object, **_kwargs: object) -> RunResult:
+    """What run_experiment returns for a search stopped after one trial of ten."""
+    best = Trial("ocr-photos", 0, TrialState.DONE, {"resize": {"glyph_height_px": 12}}, {},
+                 result=TrialResult.ok(0.25))
+    snapshot = SearchSnapshot(max_evals=10, finished=1, failed=0, running=0, queued=1,
+                              reused=0, live_workers=1, best_loss=0.25)
+    return RunResult(Experiment(exp_key="ocr-photos", objective=quadratic_spec()),
+                     SearchOutcome(snapshot=snapshot, best=best, completed=False))
+
+
+@pytest.mark.parametrize(("args", "env", "command"), [
+    (["--mongo", URI], {}, "python -m coordinator best --exp-key ocr-photos --mongo <your URI>"),
+    ([], {"OCRTUNE_MONGO": URI}, "python -m coordinator best --exp-key ocr-photos"),
+])
+def test_a_stopped_mongodb_run_prints_a_best_command_that_can_be_run_without_the_password(
+        args: list[str], env: dict[str, str], command: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a search on MongoDB that stops after one trial of ten
+    monkeypatch.setattr("coordinator.run.run_experiment", stopped_run)
+
+    # When it is run with the URI on the command line, or in OCRTUNE_MONGO
+    result = CliRunner().invoke(cli, ["--log-level", "WARNING", "run", "--objective",
+                                      "sklearn", "--dataset", "iris", "--max-evals", "10",
+                                      *args], env=env)
+
+    # Then the best command asks for the URI, or leaves it to the variable `best` reads
+    # too; it never holds the password, nor a redacted URI that could not log in
+    assert result.exit_code == 130, result.output
+    assert result.stderr.rstrip().endswith(f"The best so far, scored again: {command}")
+    assert "s3cret-pw" not in result.output
+    assert "***" not in result.output
 
 
 def _no_comparison(*_args: object, **_kwargs: object) -> None:
