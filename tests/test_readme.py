@@ -8,6 +8,7 @@ deployment files.
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import click
@@ -58,8 +59,11 @@ def test_every_command_and_option_the_readme_runs_exists_on_the_real_cli() -> No
 
 
 def test_every_option_the_readme_names_is_an_option_of_some_command() -> None:
+    from bench.speed import main as bench_main
+
     known = {opt for options in options_by_command().values() for option in options
              for opt in option.opts}
+    known |= {opt for param in bench_main.params for opt in param.opts}
 
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", README))
 
@@ -101,3 +105,17 @@ def test_every_run_option_is_in_the_readme_options_table() -> None:
                if f"`{option.opts[0]}" not in table]
 
     assert missing == []
+
+
+def test_the_benchmark_commands_the_readme_gives_take_those_options() -> None:
+    # Given every `python -m bench.speed ...` in the README
+    from bench.speed import main as bench_main
+
+    found = [shlex.split(line, comments=True)
+             for line in re.findall(r"python -m bench\.speed[^\n`]*", README)]
+    known = {opt for param in bench_main.params for opt in param.opts}
+
+    # When their options are compared with the benchmark's, then each exists
+    assert found
+    assert [word for words in found for word in words if word.startswith("--")
+            and word.split("=")[0] not in known] == []
