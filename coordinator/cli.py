@@ -120,7 +120,8 @@ def run(ctx: click.Context, *, data_dir: Path | None, objective: str, dataset: s
     request = RunRequest(data_dir=data_dir, objective=objective, dataset=dataset,
                          target=target, exp_key=exp_key, algo=algo, seed=seed,
                          engine=engine, lang=lang, mongo=mongo, history=history,
-                         workers=workers, trial_timeout_s=trial_timeout_s)
+                         workers=workers, trial_timeout_s=trial_timeout_s,
+                         lease_timeout_given=_given(ctx, "lease_timeout_s"))
     stop = stop_on_signals("the search stops; run the same command again to resume")
     try:
         settings = SearchSettings(max_evals=max_evals, queue_per_worker=queue_per_worker,
@@ -144,6 +145,12 @@ def run(ctx: click.Context, *, data_dir: Path | None, objective: str, dataset: s
         click.echo(_stopped_message(result, request, mongo_from_env=mongo_from_env),
                    err=True)
         sys.exit(EXIT_STOPPED)
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    """Whether the option was set on the command line or in its variable, not defaulted."""
+    return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
+                                              ParameterSource.ENVIRONMENT)
 
 
 def _refuse_local_run_options(ctx: click.Context, mongo: str | None) -> None:

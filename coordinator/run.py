@@ -45,6 +45,9 @@ class RunRequest:
     history: Path = DEFAULT_HISTORY
     workers: int = 1
     trial_timeout_s: float | None = None
+    # Whether the caller chose the search settings' lease (--lease-timeout): only then does
+    # resuming an experiment created with another lease deserve a warning.
+    lease_timeout_given: bool = False
 
     @property
     def key(self) -> str:
@@ -93,7 +96,8 @@ def run_experiment(request: RunRequest, settings: SearchSettings, *,
     with store:
         experiment = retry_unavailable(lambda: store.ensure_experiment(wanted),
                                        what="creating the experiment", stop=stop)
-        _warn_if_settings_differ(experiment, wanted)
+        _warn_if_settings_differ(experiment, wanted,
+                                 lease_timeout_given=request.lease_timeout_given)
         logger.info("Experiment %r in %s.", experiment.exp_key, where)
         # The reaper keeps to the stored lease: the experiment's workers beat within it.
         stored_lease = replace(settings, lease_timeout_s=experiment.lease_timeout_s)
@@ -120,12 +124,13 @@ def _search(store: TrialStore, experiment: Experiment, request: RunRequest,
                      worker_settings=worker_settings, stop=stop, on_progress=on_progress)
 
 
-def _warn_if_settings_differ(stored: Experiment, wanted: Experiment) -> None:
+def _warn_if_settings_differ(stored: Experiment, wanted: Experiment, *,
+                             lease_timeout_given: bool) -> None:
     if (stored.algo, stored.seed) != (wanted.algo, wanted.seed):
         logger.warning("Experiment %r was created with --algo %s --seed %d; it goes on with "
                        "those (a new --exp-key starts a search with other ones).",
                        stored.exp_key, stored.algo, stored.seed)
-    if stored.lease_timeout_s != wanted.lease_timeout_s:
+    if lease_timeout_given and stored.lease_timeout_s != wanted.lease_timeout_s:
         logger.warning("Experiment %r was created with --lease-timeout %g; it goes on with "
                        "that lease, which its workers beat within, instead of %g (a new "
                        "--exp-key starts a search with another one).", stored.exp_key,

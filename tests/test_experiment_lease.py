@@ -10,13 +10,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from coordinator.cli import cli
 from coordinator.run import RunRequest, objective_spec, run_experiment
-from coordinator.settings import WORKER_SEEN_WITHIN_S, SearchSettings
+from coordinator.settings import SearchSettings
 from shared.store.sqlite import SqliteTrialStore
 from shared.trials import Experiment, NewTrial, TrialState
 from tests.fakes.quadratic import quadratic_spec, register
-from tests.fakes.stores import BeatRecordingStore
+from tests.fakes.stores import AnnounceRecordingStore, BeatRecordingStore
 from worker import ExitReason, Worker, WorkerSettings
 
 # A lease short enough that a trial of a second or two sees several beats.
@@ -45,22 +47,36 @@ def test_a_worker_beats_at_a_quarter_of_its_experiments_lease_whatever_its_own_s
     # When the worker evaluates the trial
     reason = Worker(store, settings).run()
 
-    # Then it beat every 0.2 s, a quarter of the experiment's lease, and recorded the trial
+    # Then it beat at a quarter of the experiment's lease, 0.2 s: never sooner (allowing
+    # for the timer), mostly within half the lease, and never so late that the lease could
+    # lapse (bounds loose enough for a loaded machine); and it recorded the trial
+    interval_s = SHORT_LEASE_S / 4
     gaps = [later - earlier for earlier, later in itertools.pairwise(store.beats)]
     assert reason is ExitReason.MAX_JOBS
     assert store.trials("exp")[0].state is TrialState.DONE
-    assert len(gaps) >= 4
-    assert statistics.median(gaps) == pytest.approx(SHORT_LEASE_S / 4, abs=0.05)
+    assert len(gaps) >= 3
+    assert min(gaps) >= 0.9 * interval_s
+    assert statistics.median(gaps) <= SHORT_LEASE_S / 2
+    assert max(gaps) < SHORT_LEASE_S
 
 
-def test_workers_announce_themselves_several_times_within_the_coordinators_live_window(
-        ) -> None:
-    # Given the worker's fixed announcement interval and the coordinator's live window
-    # When both are compared
-    announcements = WORKER_SEEN_WITHIN_S / WorkerSettings().announce_interval_s
+def test_a_worker_busy_with_a_long_trial_announces_itself_while_it_evaluates(
+        tmp_path: Path) -> None:
+    # Given a trial of 3 s, and a worker that announces itself every 0.1 s
+    store = AnnounceRecordingStore(tmp_path / "h.sqlite")
+    store.ensure_experiment(Experiment(exp_key="exp", objective=quadratic_spec(sleep_s=3.0),
+                                       lease_timeout_s=SHORT_LEASE_S))
+    store.enqueue("exp", [NewTrial(0, {"x": 1.0, "shade": "dark"}, {"idxs": {}, "vals": {}})])
+    settings = WorkerSettings(poll_interval_s=0.02, reserve_timeout_s=0.0, max_jobs=1,
+                              announce_interval_s=0.1)
 
-    # Then a live worker is seen at least four times within the window, whatever the lease
-    assert announcements >= 4
+    # When the worker evaluates the trial
+    Worker(store, settings).run()
+
+    # Then it went on announcing itself between the trial's first and last heartbeat, so
+    # the coordinator keeps seeing it live however long its trials take
+    during = [at for at in store.announcements if store.beats[0] <= at <= store.beats[-1]]
+    assert len(during) >= 3
 
 
 def test_resuming_with_another_lease_warns_and_keeps_the_stored_one_for_the_reaper(
@@ -68,7 +84,8 @@ def test_resuming_with_another_lease_warns_and_keeps_the_stored_one_for_the_reap
     # Given an experiment created with a 60 s lease, whose one trial a worker elsewhere
     # last beat for 30 s ago
     history = tmp_path / "h.sqlite"
-    request = RunRequest(objective="sklearn", dataset="iris", exp_key="kept", history=history)
+    request = RunRequest(objective="sklearn", dataset="iris", exp_key="kept", history=history,
+                         lease_timeout_given=True)
     with SqliteTrialStore(history, clock=thirty_s_ago) as store:
         store.ensure_experiment(Experiment(exp_key="kept", objective=objective_spec(request),
                                            lease_timeout_s=60.0))
@@ -90,3 +107,35 @@ def test_resuming_with_another_lease_warns_and_keeps_the_stored_one_for_the_reap
         caplog.text)
     (trial,) = SqliteTrialStore(history).trials("kept")
     assert (trial.state, trial.owner) == (TrialState.RUNNING, "elsewhere:1")
+
+
+@pytest.mark.parametrize(("options", "env", "warned"), [
+    ([], {}, False),
+    (["--lease-timeout", "5"], {}, True),
+    ([], {"OCRTUNE_LEASE_TIMEOUT_S": "5"}, True),
+])
+def test_resuming_warns_of_another_lease_only_when_one_was_asked_for(
+        options: list[str], env: dict[str, str], warned: bool, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an experiment created with a 120 s lease, which is not the default
+    history = tmp_path / "h.sqlite"
+    request = RunRequest(objective="sklearn", dataset="iris", exp_key="kept", history=history)
+    with SqliteTrialStore(history) as store:
+        store.ensure_experiment(Experiment(exp_key="kept", objective=objective_spec(request),
+                                           lease_timeout_s=120.0))
+    # ... and a stop already requested, so that the resumed run makes one pass and stops
+    stopped = threading.Event()
+    stopped.set()
+    monkeypatch.setattr("coordinator.cli.stop_on_signals", lambda _what: stopped)
+
+    # When it is resumed without --lease-timeout, or with one on the command line or in
+    # OCRTUNE_LEASE_TIMEOUT_S
+    result = CliRunner().invoke(cli, [
+        "--log-level", "WARNING", "run", "--objective", "sklearn", "--dataset", "iris",
+        "--exp-key", "kept", "--history", str(history), "--max-evals", "1", *options],
+        env=env)
+
+    # Then only a lease asked for is warned about; the run goes on with the stored one
+    assert result.exit_code == 130, result.output
+    assert ("'kept' was created with --lease-timeout 120" in result.stderr) is warned
+    assert SqliteTrialStore(history).get_experiment("kept").lease_timeout_s == 120.0

@@ -119,9 +119,12 @@ def test_a_local_run_whose_trials_all_fail_exits_non_zero_saying_why_its_worker_
     ("--trial-timeout", "30", "`python -m worker --trial-timeout S`"),
 ])
 def test_a_local_run_option_with_mongo_is_a_usage_error_saying_what_to_do_instead(
-        tmp_path: Path, option: str, value: str, instead: str) -> None:
-    # Given a run on MongoDB (nothing listens there: the check comes before connecting)
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: str, value: str,
+        instead: str) -> None:
+    # Given a run on MongoDB (nothing listens there: the check comes before connecting),
+    # started in a folder of its own, where a local run would create runs/
     mongo = "mongodb://127.0.0.1:9/ocrtune"
+    monkeypatch.chdir(tmp_path)
 
     # When it is given an option only a local run reads
     code, output = run("--data", str(SAMPLE), "--max-evals", "3", "--mongo", mongo,
@@ -132,7 +135,7 @@ def test_a_local_run_option_with_mongo_is_a_usage_error_saying_what_to_do_instea
     assert f"{option} is a local-run option and does nothing with --mongo" in output
     assert instead in output
     assert "Traceback" not in output
-    assert not (tmp_path / "runs").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_workers_variable_with_mongo_is_refused_but_the_shared_trial_timeout_is_not(

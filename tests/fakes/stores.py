@@ -44,3 +44,15 @@ class FailingAnnounceStore(BeatRecordingStore):
             return
         self.failed_announcements += 1
         raise self._error
+
+
+class AnnounceRecordingStore(BeatRecordingStore):
+    """A SQLite store that also notes when each worker announcement arrives."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.announcements: list[float] = []
+
+    def announce_worker(self, info: WorkerInfo) -> None:
+        self.announcements.append(time.monotonic())
+        super().announce_worker(info)
