@@ -8,8 +8,10 @@ Contract, for every implementation (tests/store/contract.py checks each one):
 - ``reserve`` is atomic: of many workers asking at once, exactly one gets a given trial.
   It moves the oldest NEW trial (lowest tid) to RUNNING, sets ``owner``, ``book_time`` and
   ``refresh_time``, adds one to ``attempts`` and one to ``version``. A trial whose stored
-  document cannot be read (edited by hand, another program's) is moved to ERROR with the
-  reason instead, and the next one is taken: one bad document blocks no queue.
+  document cannot be read (edited by hand, another program's) is replaced by a readable
+  ERROR trial whose error names the damage (the document as found kept beside it, in
+  ``unreadable_doc``), and the next one is taken: one bad document blocks no queue and
+  breaks no later read.
 - A worker's lease is the (owner, version) pair that ``reserve`` returned. ``heartbeat``,
   ``finish`` and ``release`` succeed only while the stored trial is RUNNING with that
   owner and version; otherwise they raise ``LeaseLostError`` and change nothing.
@@ -27,15 +29,22 @@ Contract, for every implementation (tests/store/contract.py checks each one):
 - Unreachable stores raise ``StoreUnavailableError``; callers retry. Every other failure
   of the backend raises ``StoreError``. An unknown experiment raises
   ``UnknownExperimentError``.
+- ``read_only``: a store opened to read only makes no change. Every writing method (those
+  marked ``@writes``: ``ensure_experiment``, ``next_tids``, ``enqueue``, ``insert_reused``,
+  ``requeue_stale``, ``reserve``, ``heartbeat``, ``finish``, ``release``,
+  ``announce_worker``) raises ``StoreError`` naming the store, the method and the fix,
+  before it reaches the backend; the reading methods work as usual.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Sequence
+import functools
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from typing import Self
+from typing import Concatenate, ParamSpec, Self, TypeVar
 
+from shared.errors import StoreError
 from shared.trials import (
     Experiment,
     NewTrial,
@@ -46,9 +55,29 @@ from shared.trials import (
     WorkerInfo,
 )
 
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S", bound="TrialStore")
+
+
+def writes(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+    """Marks a store method that changes the store: refused on a store opened read-only."""
+
+    @functools.wraps(method)
+    def guarded(store: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if store.read_only:
+            raise StoreError(f"{store!r} was opened to read only, so {method.__name__} is "
+                             "refused; open the store without read_only to change it")
+        return method(store, *args, **kwargs)
+
+    return guarded
+
 
 class TrialStore(abc.ABC):
     """Where experiments and their trials live. Implementations: SQLite file, MongoDB."""
+
+    # Set by implementations opened to read only; see the contract above.
+    read_only: bool = False
 
     # -- experiments ------------------------------------------------------------------
 

@@ -52,7 +52,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.errors import LeaseLostError, StoreError
-from shared.store.base import TrialStore
+from shared.store.base import TrialStore, writes
 from shared.store.clock import Clock, utc_now
 from shared.store.documents import (
     Document,
@@ -109,8 +109,9 @@ class MongoTrialStore(TrialStore):
 
     Opening connects and creates the indexes, so an unreachable server raises
     ``StoreUnavailableError`` here, after ``server_selection_timeout_ms``. With
-    ``read_only`` it only pings the server and writes nothing, so that the commands that
-    only read need no more than a database user with the ``read`` role.
+    ``read_only`` it only pings the server and every writing method raises StoreError (see
+    ``shared.store.base``), so that the commands that only read need no more than a
+    database user with the ``read`` role.
 
     The timeouts and ``retryWrites=false`` are defaults: ``serverSelectionTimeoutMS``,
     ``connectTimeoutMS``, ``socketTimeoutMS`` or ``retryWrites`` in the URI win over them
@@ -139,6 +140,7 @@ class MongoTrialStore(TrialStore):
         self._experiments = MongoExperiments(database["experiments"], target)
         self._counters = database["counters"]
         self._workers = database["workers"]
+        self.read_only = read_only
         if read_only:
             with self._errors("connecting"):
                 self._client.admin.command("ping")
@@ -153,6 +155,7 @@ class MongoTrialStore(TrialStore):
 
     # -- experiments ------------------------------------------------------------------
 
+    @writes
     def ensure_experiment(self, experiment: Experiment) -> Experiment:
         created_at = bson_time(experiment.created_at or self._now())
         return self._experiments.ensure(replace(experiment, created_at=created_at))
@@ -165,6 +168,7 @@ class MongoTrialStore(TrialStore):
 
     # -- the coordinator's side -------------------------------------------------------
 
+    @writes
     def next_tids(self, exp_key: str, count: int) -> list[int]:
         if count < 0:
             raise ValueError(f"next_tids needs a count of 0 or more, got {count}")
@@ -177,6 +181,7 @@ class MongoTrialStore(TrialStore):
         end = int(cast(Document, counter)["next_tid"])
         return list(range(end - count, end))
 
+    @writes
     def enqueue(self, exp_key: str, trials: Sequence[NewTrial]) -> None:
         self._experiments.require(exp_key)
         if not trials:
@@ -192,6 +197,7 @@ class MongoTrialStore(TrialStore):
                 raise self._taken_tids_error(exp_key, [trials[index].tid]) from err
         logger.debug("Queued %s trials of experiment %s.", len(docs), exp_key)
 
+    @writes
     def insert_reused(self, exp_key: str, trial: NewTrial, source: Trial) -> Trial:
         self._experiments.require(exp_key)
         doc = reused_trial_document(exp_key, trial, source, self._now())
@@ -230,6 +236,7 @@ class MongoTrialStore(TrialStore):
         counts.update((TrialState(group["_id"]), int(group["count"])) for group in groups)
         return counts
 
+    @writes
     def requeue_stale(
         self, exp_key: str | None, *, older_than: datetime, max_attempts: int
     ) -> RequeueReport:
@@ -262,6 +269,7 @@ class MongoTrialStore(TrialStore):
 
     # -- the worker's side ------------------------------------------------------------
 
+    @writes
     def reserve(self, worker_id: str, exp_keys: Collection[str] | None = None) -> Trial | None:
         query: Document = {"state": int(TrialState.NEW)}
         if exp_keys is not None:
@@ -283,11 +291,13 @@ class MongoTrialStore(TrialStore):
                 # with the reason, so that it stops no worker and is not reserved again.
                 self._fail_unreadable(doc, str(err))
 
+    @writes
     def heartbeat(self, trial: Trial) -> Trial:
         check_leased(trial)
         return self._lease_write(trial, "refreshing the lease of",
                                  heartbeat_update(self._now()))
 
+    @writes
     def finish(self, trial: Trial, result: TrialResult) -> Trial:
         target = TrialState.DONE if result.is_ok else TrialState.ERROR
         trial.state.check_transition(target, trial.tid)
@@ -296,10 +306,12 @@ class MongoTrialStore(TrialStore):
                                  applied=functools.partial(applied_finish, trial=trial,
                                                            update=update))
 
+    @writes
     def release(self, trial: Trial) -> Trial:
         trial.state.check_transition(TrialState.NEW, trial.tid)
         return self._lease_write(trial, "handing back", release_update())
 
+    @writes
     def announce_worker(self, info: WorkerInfo) -> None:
         doc = worker_to_document(info)
         with self._errors(f"announcing worker {info.worker_id!r}"):

@@ -30,7 +30,7 @@ from shared.errors import (
     StoreUnavailableError,
     UnknownExperimentError,
 )
-from shared.store.base import TrialStore
+from shared.store.base import TrialStore, writes
 from shared.store.clock import Clock, utc_now
 from shared.store.documents import (
     Document,
@@ -73,7 +73,8 @@ class SqliteTrialStore(TrialStore):
     """A ``TrialStore`` in the SQLite file at ``path``, created with its folders if missing.
 
     With ``read_only`` the file must exist already (else StoreError naming it and the
-    fix), nothing is created and every write fails with StoreError.
+    fix), nothing is created and every writing method raises StoreError (see
+    ``shared.store.base``); the file is also opened read-only, so nothing could change it.
 
     One object may be shared between threads: its calls take turns on one connection.
     ``clock`` gives the time stamped on leases and results; tests pass a fake one.
@@ -87,12 +88,14 @@ class SqliteTrialStore(TrialStore):
         self._busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
         self._db = connect(self._path, busy_timeout_s, read_only=read_only)
+        self.read_only = read_only
 
     def __repr__(self) -> str:
         return f"SqliteTrialStore({str(self._path)!r})"
 
     # -- experiments ------------------------------------------------------------------
 
+    @writes
     def ensure_experiment(self, experiment: Experiment) -> Experiment:
         with self._transaction() as db:
             stored = self._find_experiment(db, experiment.exp_key)
@@ -116,6 +119,7 @@ class SqliteTrialStore(TrialStore):
 
     # -- the coordinator's side -------------------------------------------------------
 
+    @writes
     def next_tids(self, exp_key: str, count: int) -> list[int]:
         if count < 0:
             raise ValueError(f"next_tids needs a count of 0 or more, got {count}")
@@ -126,6 +130,7 @@ class SqliteTrialStore(TrialStore):
                 "RETURNING next_tid", (count, exp_key)).fetchone()
         return list(range(end - count, end))
 
+    @writes
     def enqueue(self, exp_key: str, trials: Sequence[NewTrial]) -> None:
         with self._transaction() as db:
             self._require_experiment(db, exp_key)
@@ -133,6 +138,7 @@ class SqliteTrialStore(TrialStore):
                 self._insert_trial(db, new_trial_document(exp_key, trial))
         logger.debug("Queued %s trials of experiment %s.", len(trials), exp_key)
 
+    @writes
     def insert_reused(self, exp_key: str, trial: NewTrial, source: Trial) -> Trial:
         with self._transaction() as db:
             self._require_experiment(db, exp_key)
@@ -170,6 +176,7 @@ class SqliteTrialStore(TrialStore):
             counts.update((TrialState(state), count) for state, count in rows)
         return counts
 
+    @writes
     def requeue_stale(
         self, exp_key: str | None, *, older_than: datetime, max_attempts: int
     ) -> RequeueReport:
@@ -198,6 +205,7 @@ class SqliteTrialStore(TrialStore):
 
     # -- the worker's side ------------------------------------------------------------
 
+    @writes
     def reserve(self, worker_id: str, exp_keys: Collection[str] | None = None) -> Trial | None:
         sql = "SELECT exp_key, tid, doc FROM trials WHERE state = ?"
         args: list[Any] = [int(TrialState.NEW)]
@@ -221,21 +229,25 @@ class SqliteTrialStore(TrialStore):
                     refresh_time=now, attempts=trial.attempts + 1, version=trial.version + 1))
         return None
 
+    @writes
     def heartbeat(self, trial: Trial) -> Trial:
         check_leased(trial)
         return self._lease_write(trial, lambda held: replace(held, refresh_time=self._now()))
 
+    @writes
     def finish(self, trial: Trial, result: TrialResult) -> Trial:
         target = TrialState.DONE if result.is_ok else TrialState.ERROR
         trial.state.check_transition(target, trial.tid)
         return self._lease_write(trial, lambda held: replace(
             held, state=target, result=result, end_time=self._now(), version=held.version + 1))
 
+    @writes
     def release(self, trial: Trial) -> Trial:
         trial.state.check_transition(TrialState.NEW, trial.tid)
         return self._lease_write(trial, lambda held: replace(
             _requeued(held), attempts=max(held.attempts - 1, 0)))
 
+    @writes
     def announce_worker(self, info: WorkerInfo) -> None:
         doc = worker_to_document(info)
         with self._transaction() as db:

@@ -15,6 +15,7 @@ The factory must:
 - accept a keyword ``clock``: a callable returning the timezone-aware time the store
   stamps on leases and results. The suite passes a ``FakeClock`` that it moves by hand to
   expire leases; child processes call the factory without one and get real time;
+- accept a keyword ``read_only``, passed on to the store;
 - be picklable, unless the store cannot be shared between processes: the multi-process
   tests send it to children started with "spawn", which build their own store with it.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -211,3 +212,48 @@ class HistoryContract(ContractFixtures):
             assert [t.state for t in after[1]] == [
                 TrialState.DONE, TrialState.ERROR, TrialState.RUNNING, TrialState.NEW]
             assert reopened.next_tids("exp-a", 1) == [4]
+
+    def test_a_store_opened_to_read_only_reads_everything_and_refuses_every_write(
+            self, store_factory: StoreFactory, clock: FakeClock) -> None:
+        # Given a store holding an experiment, a queued trial, a running one and a worker
+        with store_factory(clock=clock) as store:
+            store.ensure_experiment(make_experiment("exp-a"))
+            queue_trials(store, "exp-a", 1)
+            running = reserve_one(store, "exp-a")
+            worker = WorkerInfo("w1", "host", 7, clock.now, "exp-a", ("ocr",))
+            store.announce_worker(worker)
+            before = (store.list_experiments(), store.trials("exp-a"),
+                      store.live_workers(seen_since=clock.now))
+
+        # When it is opened to read only
+        with store_factory(clock=clock, read_only=True) as reader:
+            # Then it reads what is stored
+            assert (reader.list_experiments(), reader.trials("exp-a"),
+                    reader.live_workers(seen_since=clock.now)) == before
+            assert reader.state_counts("exp-a")[TrialState.NEW] == 1
+            assert reader.get_experiment("exp-a") == before[0][0]
+            # And every writing method is refused, naming the method and the fix
+            writes: dict[str, Callable[[], object]] = {
+                "ensure_experiment": lambda: reader.ensure_experiment(make_experiment("b")),
+                "next_tids": lambda: reader.next_tids("exp-a", 1),
+                "enqueue": lambda: reader.enqueue("exp-a", [new_trial(9)]),
+                "insert_reused": lambda: reader.insert_reused("exp-a", new_trial(9), running),
+                "requeue_stale": lambda: reader.requeue_stale(
+                    "exp-a", older_than=clock.now + timedelta(hours=1), max_attempts=3),
+                "reserve": lambda: reader.reserve("w2", ["exp-a"]),
+                "heartbeat": lambda: reader.heartbeat(running),
+                "finish": lambda: reader.finish(running, TrialResult.ok(0.5)),
+                "release": lambda: reader.release(running),
+                "announce_worker": lambda: reader.announce_worker(worker),
+            }
+            for name, write in writes.items():
+                with pytest.raises(StoreError, match=(
+                        f"opened to read only, so {name} is refused; open the store "
+                        "without read_only")):
+                    write()
+
+        # And nothing changed
+        with store_factory(clock=clock) as store:
+            assert (store.list_experiments(), store.trials("exp-a"),
+                    store.live_workers(seen_since=clock.now)) == before
+            assert store.next_tids("exp-a", 1) == [2]

@@ -38,7 +38,8 @@ class FakeClock:
 
 
 class StoreFactory(Protocol):
-    def __call__(self, *, clock: Callable[[], datetime] = ...) -> TrialStore: ...
+    def __call__(self, *, clock: Callable[[], datetime] = ..., read_only: bool = ...
+                 ) -> TrialStore: ...
 
 
 # What ``corrupt_trial`` stores as a trial's ``spec``: not a mapping, so no reader takes it.

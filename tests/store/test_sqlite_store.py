@@ -227,7 +227,7 @@ def test_a_store_opened_to_read_only_reads_the_trials_and_refuses_writes(
     with SqliteTrialStore(path, read_only=True) as reader:
         # Then the trials read back, and a write fails naming the file
         assert [t.tid for t in reader.trials("exp-a")] == [0, 1]
-        with pytest.raises(StoreError, match=r"history\.sqlite.*readonly"):
+        with pytest.raises(StoreError, match=r"history\.sqlite.*opened to read only"):
             reader.next_tids("exp-a", 1)
 
     # And nothing changed: the next id is still 2
