@@ -38,8 +38,6 @@ OBJECTIVE_NAME = "ocr"
 # Bump whenever the same parameters could score differently: the loss formula, the
 # scoring, the page segmentation mode, how images are read or converted to gray.
 OBJECTIVE_VERSION = "ocr-objective-1"
-# Threads OpenCV may use in a process that evaluates trials (see OcrObjectiveKind.load).
-OPENCV_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -181,11 +179,8 @@ class OcrObjectiveKind:
         """
         check_compatible(spec)
         settings = OcrSettings.from_json(spec.settings)
-        # One core per worker, as for Tesseract (OMP_THREAD_LIMIT): OpenCV's own thread
-        # pool would spread non-local means over every core, so that two workers on two
-        # cores fought over them. Measured here on the sample data, one thread also costs
-        # 14 % less CPU per trial than two (1.60 s against 1.86 s of denoising).
-        cv2.setNumThreads(OPENCV_THREADS)
+        # OpenCV's threads are the evaluation process's to set (worker.evaluator): loading
+        # here, in `coordinator best` or a benchmark, leaves them as the process has them.
         dataset = _matching_dataset(data_dir_override or settings.data_dir, spec.fingerprint)
         try:
             engine = make_engine(settings.engine, settings.lang)

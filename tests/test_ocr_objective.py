@@ -27,6 +27,9 @@ from shared.ocr_objective import (
 from shared.scoring import ImageScore
 from shared.space import SPACE_VERSION
 from shared.trials import ResultStatus
+from tests.fakes.quadratic import quadratic_spec
+from tests.fakes.quadratic import register as register_quadratic
+from worker.evaluator import ProcessEvaluator
 
 MakeDataset = Callable[[Mapping[str, str]], Path]
 
@@ -169,15 +172,33 @@ def test_the_baseline_scores_every_image_without_preprocessing(
     assert total_loss(scores) == pytest.approx(sum(1 - s.similarity for s in scores))
 
 
-def test_loading_the_objective_keeps_opencv_to_one_thread(make_dataset: MakeDataset) -> None:
-    # Given OpenCV free to use every core
+def test_an_evaluation_process_keeps_opencv_to_one_thread() -> None:
+    # Given an objective that reports how many threads OpenCV may use where it runs
+    register_quadratic()
+
+    # When an evaluation process evaluates a trial of it
+    with ProcessEvaluator() as evaluator:
+        result = evaluator.evaluate(quadratic_spec(report_opencv_threads=True),
+                                    {"x": 1.0, "shade": "dark"})
+
+    # Then its preprocessing would run on one core, like its Tesseract, whatever the
+    # machine's cores
+    assert result is not None and result.is_ok, result
+    assert result.details["opencv_threads"] == 1
+
+
+def test_loading_the_objective_in_process_leaves_opencv_threads_as_they_were(
+        make_dataset: MakeDataset) -> None:
+    # Given OpenCV free to use two threads in this process (as in `coordinator best`)
     cv2.setNumThreads(2)
     try:
-        # When a process loads the objective to evaluate trials
-        OCR_OBJECTIVE.load(ocr_spec(make_dataset(_TEXTS))).close()
+        # When the process loads the objective and evaluates with it
+        objective = OCR_OBJECTIVE.load(ocr_spec(make_dataset(_TEXTS)))
+        objective.evaluate(_GOOD_PARAMS)
+        objective.close()
 
-        # Then its preprocessing runs on one core, like its Tesseract
-        assert cv2.getNumThreads() == 1
+        # Then OpenCV may still use both: only evaluation processes are held to one
+        assert cv2.getNumThreads() == 2
     finally:
         cv2.setNumThreads(-1)
 

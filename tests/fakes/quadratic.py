@@ -3,7 +3,9 @@
 Loss ``(x - 1)^2`` over ``x`` in [-5, 5], plus a categorical ``shade`` that does not matter.
 Its ``settings`` make it misbehave on purpose: ``sleep_s`` delays each trial, ``hang_at``
 makes a trial with ``x`` above that value sleep for an hour, ``fail_all`` fails every trial,
-``discrete`` replaces ``x`` with a choice of three values (for repeated configurations).
+``discrete`` replaces ``x`` with a choice of three values (for repeated configurations),
+``report_opencv_threads`` adds the threads OpenCV may use in the evaluating process to the
+result's details.
 Loading misbehaves too: ``unreadable_once`` (a file path) fails the first load as an
 unreadable dataset would, creating the file, ``unreadable`` fails every load so, and
 ``refuse_load`` fails every load as a dataset of another fingerprint would.
@@ -81,7 +83,12 @@ class QuadraticObjective:
             time.sleep(3600)
         if settings.get("fail_all"):
             return TrialResult.failed("this objective fails every trial on purpose")
-        return TrialResult.ok((x - 1.0) ** 2, details={"pid": os.getpid()})
+        details: dict[str, int] = {"pid": os.getpid()}
+        if settings.get("report_opencv_threads"):
+            import cv2
+
+            details["opencv_threads"] = cv2.getNumThreads()
+        return TrialResult.ok((x - 1.0) ** 2, details=details)
 
     def close(self) -> None:
         pass
