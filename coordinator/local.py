@@ -26,11 +26,15 @@ from dataclasses import replace
 
 from coordinator.search import Search, SearchOutcome, SearchSnapshot
 from coordinator.settings import SearchSettings
-from shared.errors import OcrTuneError
+from shared.errors import LocalWorkersStoppedError
 from shared.objective import ObjectiveKind
 from shared.store.base import TrialStore
 from shared.trials import Experiment, TrialState
 from worker import ExitReason, Worker, WorkerSettings
+
+# The error is defined with the others (shared.errors) and raised, so importable, here.
+__all__ = ["LOCAL_OBJECTIVE_RETRIES", "LOCAL_OBJECTIVE_RETRY_S", "LocalWorkersStoppedError",
+           "run_local"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +45,6 @@ logger = logging.getLogger(__name__)
 # that a broken run does not sit idle behind its progress bar.
 LOCAL_OBJECTIVE_RETRIES = 1
 LOCAL_OBJECTIVE_RETRY_S = 10.0
-
-
-class LocalWorkersStoppedError(OcrTuneError):
-    """Raised when every local worker stopped before the search finished; says why."""
 
 
 class _LocalWorker:

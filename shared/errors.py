@@ -35,6 +35,10 @@ class ObjectiveUnavailableError(ObjectiveError):
     succeed, unlike another objective, version, dataset or settings."""
 
 
+class LocalWorkersStoppedError(OcrTuneError):
+    """Raised when every worker of a local run stopped before the search finished; says why."""
+
+
 class StoreError(OcrTuneError):
     """Raised when the trial store cannot be read or written."""
 
