@@ -31,9 +31,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
+
 from bench.configs import sample_configs
 from shared.jsontypes import JsonObject
 from shared.scoring import scores_from_details
+from worker.evaluator import OPENCV_THREADS
 
 WARM_UP_SEED = 1_000  # a pipeline outside any measured set
 
@@ -98,6 +101,7 @@ def _measure_here(variant: str, data: Path, pipelines: list[JsonObject], kind: s
                   ) -> EngineCost:
     from shared.ocr_objective import OCR_OBJECTIVE, ocr_spec  # after the environment is set
 
+    cv2.setNumThreads(OPENCV_THREADS)  # as in a worker's evaluation process
     engine, _ = VARIANTS[variant]
     objective = OCR_OBJECTIVE.load(ocr_spec(data, engine=engine))
     objective.evaluate(sample_configs(1, seed=WARM_UP_SEED)[0])  # caches, first read

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, tpe
 
@@ -30,6 +31,7 @@ from shared.jsontypes import JsonObject
 from shared.ocr_objective import OCR_OBJECTIVE, OcrObjective, ocr_spec
 from shared.space import build_space, plain_params
 from shared.trials import Trial, TrialResult, TrialState, config_key
+from worker.evaluator import OPENCV_THREADS
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +127,7 @@ def _fmin_search(objective: OcrObjective, seed: int, trials: int) -> OcrSearch:
 
 def compare_on_data(data: Path, *, seeds: tuple[int, ...], trials: int) -> OcrQuality:
     """Run both searches for every seed on the dataset in ``data``."""
+    cv2.setNumThreads(OPENCV_THREADS)  # as in a worker's evaluation process
     objective = OCR_OBJECTIVE.load(ocr_spec(data))
     try:
         ours = _each_seed("ours", _our_search, objective, seeds, trials)
