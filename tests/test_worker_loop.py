@@ -16,6 +16,7 @@ from shared.objective import register_objective
 from shared.store.sqlite import SqliteTrialStore
 from shared.trials import Experiment, NewTrial, TrialState
 from tests.fakes.quadratic import quadratic_spec, register
+from tests.fakes.stores import LostReserveReplyStore
 from tests.waiting import wait_for
 from worker import ExitReason, Worker, WorkerSettings
 from worker.catalogue import ExperimentCatalogue
@@ -56,6 +57,25 @@ def test_a_worker_evaluates_every_queued_trial_and_records_each_loss(store: Sqli
     assert reason is ExitReason.IDLE
     assert [t.state for t in trials] == [TrialState.DONE] * 3
     assert [t.loss for t in trials] == [0.0, 4.0, 4.0]
+
+
+def test_a_reservation_whose_reply_was_lost_is_taken_up_not_left_to_its_lease(
+        tmp_path: Path) -> None:
+    # Given a store that reserves a trial and then loses the reply, as in an outage
+    store = LostReserveReplyStore(tmp_path / "history.sqlite")
+    queue(store, "exp", [1.0, 2.0])
+
+    # When a worker serves the experiment
+    reason = Worker(store, fast()).run()
+
+    # Then the trial reserved in the lost try is evaluated on that one reservation, and
+    # nothing is left running for its lease to lapse
+    (lost,) = store.lost_reservations
+    trials = {t.tid: t for t in store.trials("exp")}
+    assert reason is ExitReason.IDLE
+    assert [t.state for t in trials.values()] == [TrialState.DONE] * 2
+    assert trials[lost.tid].attempts == 1
+    assert trials[lost.tid].loss == 0.0
 
 
 def test_max_jobs_stops_the_worker_after_that_many_recorded_trials(store: SqliteTrialStore

@@ -23,7 +23,7 @@ from shared.errors import (
 from shared.objective import known_objectives
 from shared.retry import StopRequestedError, retry_unavailable
 from shared.store.base import TrialStore
-from shared.trials import Experiment, Trial, TrialResult, WorkerInfo
+from shared.trials import Experiment, Trial, TrialResult, TrialState, WorkerInfo
 from worker.catalogue import ExperimentCatalogue
 from worker.evaluator import ProcessEvaluator
 from worker.lease import LeaseKeeper
@@ -73,6 +73,7 @@ class Worker:
         self._jobs = 0
         self._failures_in_a_row = 0
         self._announced_at: float | None = None
+        self._reserve_reply_lost = False
 
     def run(self) -> ExitReason:
         if self._settings.exp_key:
@@ -137,12 +138,37 @@ class Worker:
                                      stop=self._stop)
         if not exp_keys:
             return None
-        trial = retry_unavailable(lambda: self._store.reserve(self.worker_id, exp_keys),
+        trial = retry_unavailable(lambda: self._reserve_once(exp_keys),
                                   what="reserving a trial", stop=self._stop)
         if trial is not None:
             logger.debug("Worker %s reserved trial %s/%s (attempt %d).", self.worker_id,
                          trial.exp_key, trial.tid, trial.attempts)
         return trial
+
+    def _reserve_once(self, exp_keys: list[str]) -> Trial | None:
+        if self._reserve_reply_lost:
+            # The last reservation failed in flight, and a store can apply a write whose
+            # reply never arrives: a trial may be ours already. Take it up, or it would
+            # sit RUNNING until its lease lapsed and be evaluated twice in all.
+            held = self._held_trial(exp_keys)
+            self._reserve_reply_lost = False
+            if held is not None:
+                logger.info("Worker %s takes up trial %s/%s, reserved for it by a try whose "
+                            "reply was lost.", self.worker_id, held.exp_key, held.tid)
+                return held
+        try:
+            return self._store.reserve(self.worker_id, exp_keys)
+        except StoreUnavailableError:
+            self._reserve_reply_lost = True
+            raise
+
+    def _held_trial(self, exp_keys: list[str]) -> Trial | None:
+        """A RUNNING trial of ``exp_keys`` whose lease this worker holds, if any."""
+        for exp_key in exp_keys:
+            for trial in self._store.trials(exp_key, states=(TrialState.RUNNING,)):
+                if trial.owner == self.worker_id:
+                    return trial
+        return None
 
     def _evaluate(self, trial: Trial) -> TrialResult | None:
         """The result to record, or None when the trial was handed back or taken over."""

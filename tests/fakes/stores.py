@@ -1,10 +1,12 @@
-"""SQLite stores that note heartbeats, or whose worker announcements fail, for lease tests."""
+"""SQLite stores that note heartbeats, fail announcements or lose a reply, for worker tests."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from pathlib import Path
 
+from shared.errors import StoreUnavailableError
 from shared.store.sqlite import SqliteTrialStore
 from shared.trials import Trial, WorkerInfo
 
@@ -56,3 +58,18 @@ class AnnounceRecordingStore(BeatRecordingStore):
     def announce_worker(self, info: WorkerInfo) -> None:
         self.announcements.append(time.monotonic())
         super().announce_worker(info)
+
+
+class LostReserveReplyStore(SqliteTrialStore):
+    """The first reservation is applied, then fails as if its reply were lost in an outage."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.lost_reservations: list[Trial] = []
+
+    def reserve(self, worker_id: str, exp_keys: Collection[str] | None = None) -> Trial | None:
+        trial = super().reserve(worker_id, exp_keys)
+        if trial is not None and not self.lost_reservations:
+            self.lost_reservations.append(trial)
+            raise StoreUnavailableError("the server went away before it replied (test)")
+        return trial
