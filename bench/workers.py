@@ -65,9 +65,10 @@ def throughput(uri: str, data: Path, pipelines: list[JsonObject], *, workers: in
                ) -> Throughput:
     """Queue ``pipelines``, start ``workers`` workers, time until all are done.
 
-    The time runs from the first reservation to the last result. Pipelines of similar
-    cost keep the last trial from running alone for long, which would count against
-    more workers.
+    Throughput is counted from the first result to the last, over the trials finished in
+    between: the workers' start (an evaluation process, the dataset, Tesseract) is left
+    out, as it is paid once per worker, not per trial. Pipelines of similar cost keep the
+    last trial from running alone for long, which would count against more workers.
     """
     exp_key = f"bench-{workers}w-{time.time_ns()}"
     trials = len(pipelines)
@@ -79,9 +80,8 @@ def throughput(uri: str, data: Path, pipelines: list[JsonObject], *, workers: in
         processes = [_start_worker(uri, exp_key) for _ in range(workers)]
         peak = _watch_until_done(store, exp_key, trials, processes)
         done = store.trials(exp_key)
-    first = min(t.book_time for t in done if t.book_time)
-    last = max(t.end_time for t in done if t.end_time)
-    return Throughput(workers, trials, (last - first).total_seconds(), peak)
+    ends = sorted(t.end_time for t in done if t.end_time)
+    return Throughput(workers, len(ends) - 1, (ends[-1] - ends[0]).total_seconds(), peak)
 
 
 def _start_worker(uri: str, exp_key: str) -> subprocess.Popen[bytes]:
