@@ -26,6 +26,16 @@ Contract, for every implementation (tests/store/contract.py checks each one):
   have used ``max_attempts`` reservations.
 - ``insert_reused`` records a suggestion whose configuration was already evaluated: the
   trial is stored DONE at once with the earlier result and ``reused_from`` set.
+- ``enqueue`` and ``insert_reused`` may be retried after a lost reply. Trial ids come
+  from ``next_tids``, so a stored trial with the same tid and configuration
+  (``config_key``, and ``reused_from``; ``shared.store.same_trial``) can only be an earlier
+  try of the same call that landed. ``enqueue`` skips such trials, whatever state they
+  have reached since (reserved, even finished: they are not touched), and stores the rest:
+  a first try may have landed in whole or in part (an ordered insert stores the first k).
+  ``insert_reused`` returns the stored trial. A tid that holds another configuration, or
+  is given twice in one call, raises ``StoreError`` naming it; ``enqueue`` then stores none
+  of the call's trials (on MongoDB, unless another process stored that tid between the
+  store's check and its insert).
 - Unreachable stores raise ``StoreUnavailableError``; callers retry. Every other failure
   of the backend raises ``StoreError``. An unknown experiment raises
   ``UnknownExperimentError``.
@@ -105,11 +115,14 @@ class TrialStore(abc.ABC):
 
     @abc.abstractmethod
     def enqueue(self, exp_key: str, trials: Sequence[NewTrial]) -> None:
-        """Store the trials as NEW, ready to reserve."""
+        """Store the trials as NEW, ready to reserve; those stored already are skipped."""
 
     @abc.abstractmethod
     def insert_reused(self, exp_key: str, trial: NewTrial, source: Trial) -> Trial:
-        """Store ``trial`` as DONE with ``source``'s result, without evaluating it."""
+        """Store ``trial`` as DONE with ``source``'s result, without evaluating it.
+
+        Returns the stored trial, the one stored already if an earlier try stored it.
+        """
 
     @abc.abstractmethod
     def trials(

@@ -49,7 +49,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from pymongo import ASCENDING, ReturnDocument
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.errors import LeaseLostError, StoreError
 from shared.store.base import TrialStore, writes
@@ -72,6 +71,7 @@ from shared.store.mongo_client import (
 )
 from shared.store.mongo_errors import store_errors
 from shared.store.mongo_experiments import MongoExperiments
+from shared.store.mongo_inserts import insert_trial, insert_trials
 from shared.store.mongo_updates import (
     applied_finish,
     bson_time,
@@ -184,29 +184,18 @@ class MongoTrialStore(TrialStore):
     @writes
     def enqueue(self, exp_key: str, trials: Sequence[NewTrial]) -> None:
         self._experiments.require(exp_key)
-        if not trials:
-            return
-        self._refuse_taken_tids(exp_key, [trial.tid for trial in trials])
         docs = [new_trial_document(exp_key, trial) for trial in trials]
         with self._errors(f"queueing {len(docs)} trials of experiment {exp_key!r}"):
-            try:
-                self._jobs.insert_many(docs, ordered=True)
-            except BulkWriteError as err:
-                # Another process stored one of these tids since the check above.
-                index = err.details["writeErrors"][0]["index"]
-                raise self._taken_tids_error(exp_key, [trials[index].tid]) from err
-        logger.debug("Queued %s trials of experiment %s.", len(docs), exp_key)
+            inserted = insert_trials(self._jobs, docs, where=self._target.redacted)
+        logger.debug("Queued %s trials of experiment %s.", inserted, exp_key)
 
     @writes
     def insert_reused(self, exp_key: str, trial: NewTrial, source: Trial) -> Trial:
         self._experiments.require(exp_key)
         doc = reused_trial_document(exp_key, trial, source, self._now())
         with self._errors(f"storing reused trial {trial.tid} of experiment {exp_key!r}"):
-            try:
-                self._jobs.insert_one(doc)
-            except DuplicateKeyError as err:
-                raise self._taken_tids_error(exp_key, [trial.tid]) from err
-        return trial_from_document(doc)
+            stored = insert_trial(self._jobs, doc, where=self._target.redacted)
+        return trial_from_document(stored)
 
     def trials(
         self,
@@ -343,18 +332,6 @@ class MongoTrialStore(TrialStore):
 
     def _errors(self, action: str) -> AbstractContextManager[None]:
         return store_errors(self._target, action)
-
-    def _refuse_taken_tids(self, exp_key: str, tids: list[int]) -> None:
-        repeated = sorted({tid for tid in tids if tids.count(tid) > 1})
-        with self._errors(f"checking trial ids of experiment {exp_key!r}"):
-            taken = self._jobs.distinct("tid", {"exp_key": exp_key, "tid": {"$in": tids}})
-        if repeated or taken:
-            raise self._taken_tids_error(exp_key, sorted(set(repeated) | set(taken)))
-
-    def _taken_tids_error(self, exp_key: str, tids: list[int]) -> StoreError:
-        return StoreError(
-            f"trial {', '.join(map(str, tids))} of experiment {exp_key!r} is already in "
-            f"{self._target.redacted} (or given twice); allocate trial ids with next_tids")
 
     def _fail_unreadable(self, doc: Document, reason: str) -> None:
         """Store a readable ERROR trial in place of a job just reserved that is no trial."""

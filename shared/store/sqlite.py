@@ -33,7 +33,6 @@ from shared.errors import (
 from shared.store.base import TrialStore, writes
 from shared.store.clock import Clock, utc_now
 from shared.store.documents import (
-    Document,
     experiment_from_document,
     experiment_to_document,
     new_trial_document,
@@ -46,6 +45,7 @@ from shared.store.documents import (
 )
 from shared.store.experiment_match import require_same_objective
 from shared.store.leases import check_leased, expired_reason, held_by, lease_lost_message
+from shared.store.same_trial import unstored
 from shared.store.sqlite_rows import (
     INSERT_TRIAL,
     UPDATE_TRIAL,
@@ -53,6 +53,7 @@ from shared.store.sqlite_rows import (
     dumps,
     iso,
     loads,
+    stored_documents,
     trial_of,
     trial_row,
 )
@@ -134,16 +135,23 @@ class SqliteTrialStore(TrialStore):
     def enqueue(self, exp_key: str, trials: Sequence[NewTrial]) -> None:
         with self._transaction() as db:
             self._require_experiment(db, exp_key)
-            for trial in trials:
-                self._insert_trial(db, new_trial_document(exp_key, trial))
-        logger.debug("Queued %s trials of experiment %s.", len(trials), exp_key)
+            docs = [new_trial_document(exp_key, trial) for trial in trials]
+            fresh = unstored(docs, stored_documents(db, exp_key, [t.tid for t in trials]),
+                             where=str(self._path))
+            for doc in fresh:
+                db.execute(INSERT_TRIAL, trial_row(doc))
+        logger.debug("Queued %s trials of experiment %s.", len(fresh), exp_key)
 
     @writes
     def insert_reused(self, exp_key: str, trial: NewTrial, source: Trial) -> Trial:
         with self._transaction() as db:
             self._require_experiment(db, exp_key)
             doc = reused_trial_document(exp_key, trial, source, self._now())
-            self._insert_trial(db, doc)
+            stored = stored_documents(db, exp_key, [trial.tid])
+            if unstored([doc], stored, where=str(self._path)):
+                db.execute(INSERT_TRIAL, trial_row(doc))
+            else:
+                doc = stored[trial.tid]
         return trial_from_document(doc)
 
     def trials(
@@ -323,14 +331,6 @@ class SqliteTrialStore(TrialStore):
                 f"no experiment {exp_key!r} in {self._path} (it has "
                 f"{', '.join(map(repr, known)) or 'none'}); check the key or create it first")
         return experiment
-
-    def _insert_trial(self, db: sqlite3.Connection, doc: Document) -> None:
-        try:
-            db.execute(INSERT_TRIAL, trial_row(doc))
-        except sqlite3.IntegrityError as err:
-            raise StoreError(
-                f"trial {doc['tid']} of experiment {doc['exp_key']!r} is already in "
-                f"{self._path}; allocate trial ids with next_tids") from err
 
     def _update_trial(self, db: sqlite3.Connection, old: Trial, new: Trial) -> Trial:
         if new.state is not old.state:

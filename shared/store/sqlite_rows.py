@@ -7,6 +7,8 @@ and sort on; ``trial_row`` makes both from one document, so they cannot disagree
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +59,25 @@ def loads(text: str, *, where: str = "a stored document") -> Document:
             with suppress(ValueError):
                 doc[field] = datetime.fromisoformat(doc[field])
     return doc
+
+
+def stored_documents(db: sqlite3.Connection, exp_key: str, tids: Sequence[int]
+                     ) -> dict[int, Document]:
+    """The stored documents of the experiment's trials ``tids``, by tid.
+
+    A document that is no JSON object reads as empty: it matches no trial, so its tid is
+    refused rather than taken for a retry.
+    """
+    rows = db.execute(f"SELECT tid, doc FROM trials WHERE exp_key = ? AND tid IN "
+                      f"({', '.join('?' * len(tids))})", [exp_key, *tids])
+    return {tid: _document_or_empty(text) for tid, text in rows}
+
+
+def _document_or_empty(text: str) -> Document:
+    try:
+        return loads(text)
+    except StoreError:
+        return {}
 
 
 def trial_of(exp_key: str, tid: int, text: str) -> Trial:

@@ -34,10 +34,12 @@ from __future__ import annotations
 from .contract_experiments import ExperimentContract
 from .contract_history import HistoryContract
 from .contract_leases import LeaseContract
+from .contract_repeats import RepeatContract
 from .contract_support import MALFORMED_SPEC, CorruptTrial, FakeClock, StoreFactory
 
 __all__ = ["MALFORMED_SPEC", "CorruptTrial", "FakeClock", "StoreFactory", "TrialStoreContract"]
 
 
-class TrialStoreContract(ExperimentContract, LeaseContract, HistoryContract):
+class TrialStoreContract(ExperimentContract, LeaseContract, HistoryContract,
+                         RepeatContract):
     """Every test of the store contract; subclass it with a ``store_factory`` fixture."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import ExperimentMismatchError, StoreError, UnknownExperimentError
+from shared.errors import ExperimentMismatchError, UnknownExperimentError
 from shared.store.base import TrialStore
 from shared.trials import Trial, TrialResult, TrialState
 
@@ -164,16 +164,6 @@ class ExperimentContract(ContractFixtures):
                           new_trial(t).hyperopt_misc) for t in tids]
         assert store.trials(exp_key) == expected
         assert [t.config_key for t in expected] == [new_trial(t).config_key for t in tids]
-
-    def test_enqueue_of_a_tid_already_stored_raises_store_error(
-            self, store: TrialStore, exp_key: str) -> None:
-        # Given a queued trial
-        (tid,) = queue_trials(store, exp_key, 1)
-
-        # When a trial with the same id is queued again / Then the store refuses it
-        with pytest.raises(StoreError):
-            store.enqueue(exp_key, [replace(new_trial(tid), params={"other": True})])
-        assert store.trials(exp_key)[0].params == new_trial(tid).params
 
     def test_trials_filter_by_state_and_tid_in_tid_order(
             self, store: TrialStore, exp_key: str) -> None:

@@ -8,18 +8,22 @@ set, else the wire-protocol stand-in (see the pytest header).
 from __future__ import annotations
 
 import functools
+import logging
 import socket
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 import pytest
 from pymongo import MongoClient
+from pymongo.collection import Collection
 
 from shared.errors import LeaseLostError, StoreError, StoreUnavailableError
 from shared.store.mongo import MongoTrialStore
 from shared.store.uri import MongoTarget, parse_mongo_uri
-from shared.trials import TrialResult, TrialState
+from shared.trials import Trial, TrialResult, TrialState
 from tests.standin import StandinServer
 
 from .contract import MALFORMED_SPEC, CorruptTrial, StoreFactory, TrialStoreContract
@@ -29,6 +33,8 @@ PASSWORD = "pa55-w0rd-Xyz"
 # Long enough for a busy two-core machine, short enough that a dead server fails a test
 # in seconds rather than pymongo's default half minute.
 _SELECTION_TIMEOUT_MS = 10_000
+# How long a resumed stand-in may take to apply the write it got before its pause.
+_LANDING_TIMEOUT_S = 10.0
 T = TypeVar("T")
 
 
@@ -161,9 +167,12 @@ def test_queueing_a_taken_trial_id_names_it_and_stores_none_of_the_batch(
     mongo_store.ensure_experiment(make_experiment("exp-a"))
     queue_trials(mongo_store, "exp-a", 2)
 
-    # When a batch of 2, 1 and 3 is queued / Then trial 1 is named and 2, 3 are not stored
+    # When a batch of 2, another configuration as 1, and 3 is queued
+    other = replace(new_trial(1), params={"other": True})
     with pytest.raises(StoreError, match="trial 1 of experiment 'exp-a' is already in"):
-        mongo_store.enqueue("exp-a", [new_trial(2), new_trial(1), new_trial(3)])
+        mongo_store.enqueue("exp-a", [new_trial(2), other, new_trial(3)])
+
+    # Then trial 1 is named and 2, 3 are not stored
     assert [t.tid for t in mongo_store.trials("exp-a")] == [0, 1]
 
 
@@ -334,3 +343,57 @@ def test_a_finish_whose_reply_was_lost_in_a_pause_succeeds_when_retried() -> Non
             assert finished == store.trials("exp-a")[0]
     assert (finished.state, finished.version, finished.loss) == (
         TrialState.DONE, reserved.version + 1, 0.25)
+
+
+def test_an_enqueue_whose_insert_reply_was_lost_in_a_pause_succeeds_when_retried(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # Given a store that waits 0.5 s for an answer, and a server that is paused just as
+    # the store sends its insert (after its check of the trial ids has been answered)
+    with StandinServer() as standin:
+        target = parse_mongo_uri(f"{standin.uri}/lost_insert")
+        with MongoTrialStore(target, server_selection_timeout_ms=2_000,
+                             socket_timeout_ms=500) as store:
+            store.ensure_experiment(make_experiment("exp-a"))
+            batch = [new_trial(tid) for tid in store.next_tids("exp-a", 3)]
+            _pause_before_the_next_insert(monkeypatch, standin)
+            enqueue = functools.partial(store.enqueue, "exp-a", batch)
+
+            # When the trials are queued (the insert arrives, its reply does not), and
+            # queued again once the server is back and has stored them
+            try:
+                with pytest.raises(StoreUnavailableError):
+                    enqueue()
+            finally:
+                standin.resume()
+            first_try = _stored_trials(store, "exp-a", count=3)
+            with caplog.at_level(logging.INFO, logger="shared.store"):
+                _until_reachable(enqueue)
+
+            # Then the retry succeeds, finding the first try's trials, and stores none again
+            trials = store.trials("exp-a")
+    assert trials == first_try
+    assert [t.tid for t in trials] == [0, 1, 2]
+    assert "Trials [0, 1, 2] of experiment exp-a are in" in caplog.text
+
+
+def _pause_before_the_next_insert(monkeypatch: pytest.MonkeyPatch,
+                                  standin: StandinServer) -> None:
+    """Pause the stand-in as pymongo's next insert_many is called, once."""
+    insert_many = Collection.insert_many
+
+    def pause_then_insert(self: Collection[Any], *args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(Collection, "insert_many", insert_many)
+        standin.pause()
+        return insert_many(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "insert_many", pause_then_insert)
+
+
+def _stored_trials(store: MongoTrialStore, exp_key: str, *, count: int) -> list[Trial]:
+    """The experiment's trials once ``count`` are stored: a resumed server answers the
+    request it got before its pause in its own time."""
+    deadline = time.monotonic() + _LANDING_TIMEOUT_S
+    while len(trials := _until_reachable(lambda: store.trials(exp_key))) < count:
+        assert time.monotonic() < deadline, f"only {len(trials)} of {count} trials landed"
+        time.sleep(0.05)
+    return trials
