@@ -43,12 +43,16 @@ class SearchProgress:
 
     def _draw(self, snapshot: SearchSnapshot) -> None:
         if self._bar is None:
-            self._bar = tqdm(total=snapshot.max_evals, desc=self._exp_key, unit="trial",
-                             dynamic_ncols=True)
+            # Trials finished before this run are the bar's start, so that its rate and
+            # time left count this run's trials only (a resumed search starts part-way).
+            self._bar = tqdm(total=snapshot.max_evals, initial=snapshot.finished,
+                             desc=self._exp_key, unit="trial", dynamic_ncols=True)
         bar = self._bar
-        bar.n = snapshot.finished
         bar.set_postfix_str(describe(snapshot), refresh=False)
-        bar.refresh()
+        if snapshot.finished > bar.n:
+            bar.update(snapshot.finished - bar.n)
+        else:
+            bar.refresh()
 
     def _log(self, snapshot: SearchSnapshot) -> None:
         now = time.monotonic()
