@@ -52,7 +52,8 @@ class _LocalWorker:
 
     def __init__(self, store: TrialStore, settings: WorkerSettings, *,
                  stop: threading.Event, index: int) -> None:
-        self._worker = Worker(store, settings, stop=stop, worker_id=f"local-{index}")
+        self._worker = Worker(store, settings, stop=stop, worker_id=f"local-{index}",
+                              stop_means=ExitReason.SEARCH_ENDED)
         self._max_failures = settings.max_consecutive_failures
         self._thread = threading.Thread(target=self._run, name=f"local-worker-{index}",
                                         daemon=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Collection
 from pathlib import Path
@@ -51,6 +52,18 @@ def test_a_local_search_finishes_exactly_max_evals_trials_and_finds_the_minimum(
     assert [t.tid for t in trials] == list(range(40))
     assert outcome.best is not None and outcome.best.loss is not None
     assert outcome.best.loss < 0.1
+
+
+def test_local_workers_of_a_finished_search_say_it_ended_not_that_a_signal_came(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Given a local search that runs to its end
+    with caplog.at_level(logging.INFO, logger="worker.loop"):
+        search(tmp_path / "h.sqlite", 3)
+
+    # Then its worker's last line gives the search's end as its reason
+    (last,) = [m for m in caplog.messages if m.startswith("Worker local-0 stops")]
+    assert last.endswith("the local search it evaluated for ended.")
+    assert "SIGTERM" not in last
 
 
 def test_running_again_with_more_evals_resumes_without_repeating_a_trial(tmp_path: Path

@@ -36,6 +36,7 @@ class ExitReason(enum.Enum):
     """Why a worker stopped; each is logged once, when it stops."""
 
     STOP_REQUESTED = "a stop was requested (SIGTERM or SIGINT)"
+    SEARCH_ENDED = "the local search it evaluated for ended"
     MAX_JOBS = "it evaluated the --max-jobs trials it was asked for"
     IDLE = "no trial came within --reserve-timeout"
     TOO_MANY_FAILURES = "its trials failed --max-consecutive-failures times in a row"
@@ -59,8 +60,12 @@ class Worker:
     """Serves the trials of the experiments it can evaluate until a reason to stop."""
 
     def __init__(self, store: TrialStore, settings: WorkerSettings, *,
-                 stop: threading.Event | None = None, worker_id: str | None = None) -> None:
+                 stop: threading.Event | None = None, worker_id: str | None = None,
+                 stop_means: ExitReason = ExitReason.STOP_REQUESTED) -> None:
+        """``stop_means``: the reason to give when ``stop`` is set (a local run's workers
+        are stopped by their search, not by a signal)."""
         self.worker_id = worker_id or default_worker_id()
+        self._stop_means = stop_means
         self._store = store
         self._settings = settings
         self._stop = stop or threading.Event()
@@ -85,7 +90,7 @@ class Worker:
         try:
             reason = self._loop()
         except StopRequestedError:
-            reason = ExitReason.STOP_REQUESTED
+            reason = self._stop_means
         finally:
             self._evaluator.stop()
         level = logging.ERROR if reason.exit_code else logging.INFO
@@ -104,7 +109,7 @@ class Worker:
         idle_since = time.monotonic()
         while True:
             if self._stop.is_set():
-                return ExitReason.STOP_REQUESTED
+                return self._stop_means
             if self._settings.max_jobs is not None and self._jobs >= self._settings.max_jobs:
                 return ExitReason.MAX_JOBS
             if self._served_refusal() is not None:
