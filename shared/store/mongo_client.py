@@ -16,10 +16,14 @@ from shared.errors import ConfigError
 from shared.store.documents import Document
 from shared.store.uri import MongoTarget
 
-# pymongo's defaults, named: how long an operation waits for a usable server, and how long
-# opening one connection may take.
-SERVER_SELECTION_TIMEOUT_MS = 30_000
-CONNECT_TIMEOUT_MS = 20_000
+# How long an operation waits for a usable server before it fails as unreachable, and
+# how long opening one connection may take. pymongo waits 30 s and 20 s; ours are shorter
+# because every caller retries with backoff and logs each try: a stop request is then
+# answered within seconds rather than after half a minute (compose kills after its grace
+# period), and an outage shows in the log at once. A replica set's election, about 12 s
+# at MongoDB's defaults, is spanned by the retries.
+SERVER_SELECTION_TIMEOUT_MS = 5_000
+CONNECT_TIMEOUT_MS = 5_000
 # How long an operation waits for the server's answer. pymongo waits for ever by default,
 # so a server that hangs (frozen, or behind a network that drops packets) would stall the
 # coordinator and every worker without a word; with a limit the wait ends in

@@ -44,5 +44,8 @@ def store_errors(target: MongoTarget, action: str) -> Iterator[None]:
 
 def brief(target: MongoTarget, err: PyMongoError) -> str:
     """The head of pymongo's message, without the server's full reply or the password."""
-    message = target.scrub(str(err)).split(", full error:")[0]
+    # pymongo appends the server's whole reply (", full error: ...") to refusals, and its
+    # whole view of the cluster (", Timeout: 5.0s, Topology Description: ...") to
+    # unreachable servers: the head before either says what happened.
+    message = target.scrub(str(err)).split(", full error:")[0].split(", Timeout:")[0]
     return message if len(message) <= _BRIEF_CHARS else message[:_BRIEF_CHARS] + "..."
