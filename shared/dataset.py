@@ -135,8 +135,8 @@ def _read(folder: Path) -> Dataset:
             samples.append(Sample(pair.name, image, text))
     if problems:
         listed = "\n".join(f"  - {problem}" for problem in problems)
-        raise DatasetError(f"dataset folder {folder} cannot be used; fix these "
-                           f"{len(problems)} problem(s):\n{listed}")
+        count = "this problem" if len(problems) == 1 else f"these {len(problems)} problems"
+        raise DatasetError(f"dataset folder {folder} cannot be used; fix {count}:\n{listed}")
     if not samples:
         raise DatasetError(f"dataset folder {folder} holds no images; put each image in "
                            "images/NAME.png (or .jpg, .jpeg, .tif, .tiff) and its true text "

@@ -131,7 +131,7 @@ def test_an_image_without_text_and_a_text_without_image_are_both_reported(
     assert f"{folder / 'images' / 'a.png'}: no true text" in message
     assert "texts/a.txt" in message
     assert f"{folder / 'texts' / 'b.txt'}: no image" in message
-    assert "2 problem(s)" in message
+    assert "fix these 2 problems" in message
 
 
 def test_a_corrupt_image_is_refused_naming_it(make_dataset: MakeDataset) -> None:
@@ -208,6 +208,6 @@ def test_all_problems_are_listed_at_once(make_dataset: MakeDataset) -> None:
 
     # then one refusal names all three files
     message = _refusal(folder)
-    assert "3 problem(s)" in message
+    assert "fix these 3 problems" in message
     for name in ("a.png", "b.txt", "c.txt"):
         assert name in message

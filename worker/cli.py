@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from shared.store.factory import describe_store, open_store
 from worker import settings as defaults
 from worker.loop import Worker
 from worker.settings import WorkerSettings
+
+logger = logging.getLogger(__name__)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,8 +58,8 @@ def cli(*, mongo: str, exp_key: str | None, poll_interval_s: float,
         log_level: str) -> None:
     """Reserve queued trials, evaluate them and record the results (hyperopt-mongo-worker)."""
     configure_logging(log_level.upper())
-    stop = stop_on_signals(f"finishing the current trial within {grace_period_s:g} s, or "
-                           "handing it back, then exiting")
+    stop = stop_on_signals(f"a running trial is finished within {grace_period_s:g} s or "
+                           "handed back, then the worker exits")
     try:
         settings = WorkerSettings(
             exp_key=exp_key, poll_interval_s=poll_interval_s,
@@ -71,7 +74,9 @@ def cli(*, mongo: str, exp_key: str | None, poll_interval_s: float,
         with store:
             reason = Worker(store, settings, stop=stop).run()
     except StopRequestedError:
-        sys.exit(0)  # stopped while waiting for the database: nothing was reserved
+        # Stopped while waiting for the database: nothing was reserved, nothing is lost.
+        logger.info("Worker stops before it reached the database; it held no trial.")
+        sys.exit(0)
     except OcrTuneError as err:
         raise click.ClickException(str(err)) from err
     sys.exit(reason.exit_code)
