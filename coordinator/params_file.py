@@ -137,6 +137,6 @@ def load_params(path: Path) -> TunedParams:
     try:
         return TunedParams.from_json(doc, source=f"the parameters file {path}")
     except ParamsError as err:
-        if str(path) in str(err):
-            raise
-        raise ParamsError(f"the parameters file {path}: {err}") from err
+        where = "" if str(path) in str(err) else f"the parameters file {path}: "
+        raise ParamsError(f"{where}{err}; it should hold what `coordinator best --save FILE` "
+                          f"writes ({PARAMS_FORMAT}), or the bare parameters object") from err

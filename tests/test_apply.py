@@ -150,6 +150,20 @@ def test_apply_without_the_parameters_file_says_how_to_make_one(tmp_path: Path) 
     assert "coordinator best --save" in result.output
 
 
+def test_a_parameters_file_of_another_shape_says_what_it_should_hold(tmp_path: Path) -> None:
+    # Given a JSON file that is not a parameters file
+    params = tmp_path / "other.json"
+    params.write_text('{"a": 1}', encoding="utf-8")
+
+    # When it is applied
+    result = invoke("apply", "--params", params, ALICE)
+
+    # Then the refusal names the file, what is missing and what would do
+    assert result.exit_code == 1
+    assert f"the parameters file {params}: resize is missing" in result.output
+    assert "coordinator best --save FILE" in result.output
+
+
 @pytest.mark.slow
 def test_apply_to_a_missing_image_names_it(best_file: Path, tmp_path: Path) -> None:
     missing = tmp_path / "gone.jpg"
