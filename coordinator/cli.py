@@ -176,7 +176,7 @@ def _stopped_message(result: RunResult, request: RunRequest, *, mongo_from_env: 
         # The URI may hold a password, which is never printed, and a redacted one would not
         # log in: the reader puts theirs in. From OCRTUNE_MONGO, `best` reads it itself.
         best += " --mongo <your URI>"
-    return f"{message} The best so far, scored again: {best}"
+    return f"{message}\nThe best so far, scored again:\n  {best}"
 
 
 def _print_result(result: RunResult) -> None:

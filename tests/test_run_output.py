@@ -133,7 +133,7 @@ def test_a_stopped_mongodb_run_prints_a_best_command_that_can_be_run_without_the
     # Then the best command asks for the URI, or leaves it to the variable `best` reads
     # too; it never holds the password, nor a redacted URI that could not log in
     assert result.exit_code == 130, result.output
-    assert result.stderr.rstrip().endswith(f"The best so far, scored again: {command}")
+    assert result.stderr.rstrip().endswith(f"The best so far, scored again:\n  {command}")
     assert "s3cret-pw" not in result.output
     assert "***" not in result.output
 
