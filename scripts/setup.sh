@@ -40,4 +40,7 @@ extra=""
 [ "$with_tests" = 1 ] && extra="[test]"
 .venv/bin/python -m pip install --quiet --upgrade pip
 # requirements.lock pins the versions the Docker image uses; the same pins here.
-.venv/bin/python -m pip install --quiet --constraint requirements.lock --editable ".${extra}"
+# setuptools warns on every editable install that folders named like a package shadow it;
+# here they are the package, so the warning (a UserWarning) is left out.
+PYTHONWARNINGS="ignore::UserWarning" .venv/bin/python -m pip install --quiet \
+  --constraint requirements.lock --editable ".${extra}"
