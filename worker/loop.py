@@ -195,7 +195,9 @@ class Worker:
                 return None
         self._catalogue.loaded(trial.exp_key)
         if result is None:
-            self._release(trial, experiment, "the grace period after the stop request ended")
+            grace_s = self._settings.grace_period_s
+            self._release(trial, experiment, "a stop was requested" + (
+                f" and its {grace_s:g} s grace period ended" if grace_s else ""))
             return None
         if keeper.lost:
             logger.info("Worker %s drops its result for trial %s/%s: the lease passed to "
