@@ -10,16 +10,23 @@ from types import FrameType
 logger = logging.getLogger(__name__)
 
 
-def stop_on_signals(what: str) -> threading.Event:
+def stop_on_signals(what: str, *, hurry: threading.Event | None = None,
+                    hurry_means: str = "") -> threading.Event:
     """An event set by the first SIGTERM or SIGINT; call from the main thread only.
 
     ``what`` says in the log what the stop leads to ("the worker finishes its trial ...").
+    With ``hurry``, the second signal sets that event too, for what can be cut short (a
+    grace period); ``hurry_means`` says in the log what it leads to.
     """
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if stop.is_set():
+            if hurry is not None and not hurry.is_set():
+                logger.warning("%s again: %s.", name, hurry_means)
+                hurry.set()
+                return
             logger.info("%s again: already stopping.", name)
             return
         logger.info("%s received: %s.", name, what)

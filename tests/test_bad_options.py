@@ -33,7 +33,8 @@ def invoke(command: click.Command, args: list[str]) -> Result:
 @pytest.fixture(autouse=True)
 def _no_signal_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker command would take over SIGTERM and SIGINT of the test process."""
-    monkeypatch.setattr(worker.cli, "stop_on_signals", lambda _what: threading.Event())
+    monkeypatch.setattr(worker.cli, "stop_on_signals",
+                        lambda _what, **_hurry: threading.Event())
 
 
 @pytest.mark.parametrize(("args", "named"), [

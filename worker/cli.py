@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -45,7 +46,8 @@ logger = logging.getLogger(__name__)
 @click.option("--grace-period", "grace_period_s", type=click.FloatRange(min=0),
               default=defaults.GRACE_PERIOD_S, envvar="OCRTUNE_GRACE_PERIOD_S",
               show_default=True,
-              help="After SIGTERM, seconds the trial may run on before it is handed back.")
+              help="After SIGTERM, seconds the trial may run on before it is handed back "
+                   "(a second SIGTERM hands it back at once).")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
               envvar="OCRTUNE_DATA_DIR",
               help="Where the experiment's dataset is on this machine, if not at the "
@@ -58,8 +60,10 @@ def cli(*, mongo: str, exp_key: str | None, poll_interval_s: float,
         log_level: str) -> None:
     """Reserve queued trials, evaluate them and record the results (hyperopt-mongo-worker)."""
     configure_logging(log_level.upper())
+    hurry = threading.Event()
     stop = stop_on_signals(f"a running trial is finished within {grace_period_s:g} s or "
-                           "handed back, then the worker exits")
+                           "handed back (at once on a second signal), then the worker exits",
+                           hurry=hurry, hurry_means="a running trial is handed back now")
     try:
         settings = WorkerSettings(
             exp_key=exp_key, poll_interval_s=poll_interval_s,
@@ -72,7 +76,7 @@ def cli(*, mongo: str, exp_key: str | None, poll_interval_s: float,
         store = retry_unavailable(lambda: open_store(mongo=mongo), what="connecting",
                                   stop=stop)
         with store:
-            reason = Worker(store, settings, stop=stop).run()
+            reason = Worker(store, settings, stop=stop, hurry=hurry).run()
     except StopRequestedError:
         # Stopped while waiting for the database: nothing was reserved, nothing is lost.
         logger.info("Worker stops before it reached the database; it held no trial.")

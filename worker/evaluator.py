@@ -89,6 +89,23 @@ class _Refusal:
     transient: bool = False
 
 
+@dataclass(frozen=True)
+class _Cancel:
+    """When a wait for the child gives up: ``grace_s`` after ``event`` is set, or at once
+    once ``hurry`` is set too."""
+
+    event: threading.Event | None
+    grace_s: float
+    hurry: threading.Event | None
+
+    def requested(self) -> bool:
+        return self.event is not None and self.event.is_set()
+
+    def due(self, waited_s: float) -> bool:
+        """Whether to give up, ``waited_s`` after the request."""
+        return waited_s >= self.grace_s or (self.hurry is not None and self.hurry.is_set())
+
+
 class ProcessEvaluator:
     """Runs an objective in a child process, with a time limit and a cancel switch."""
 
@@ -100,9 +117,10 @@ class ProcessEvaluator:
         self._conn: multiprocessing.connection.Connection | None = None
 
     def evaluate(self, spec: ObjectiveSpec, params: JsonObject, *,
-                 cancel: threading.Event | None = None, grace_s: float = 0.0
-                 ) -> TrialResult | None:
-        """The trial's result, or None when ``cancel`` was set and grace ran out.
+                 cancel: threading.Event | None = None, grace_s: float = 0.0,
+                 hurry: threading.Event | None = None) -> TrialResult | None:
+        """The trial's result, or None when ``cancel`` was set and ``grace_s`` ran out (or
+        ``hurry`` was set: no more grace).
 
         The time limit counts from when the objective is loaded (dataset read, engine
         started), so a slow first load does not fail a trial. Raises ObjectiveError when
@@ -113,19 +131,19 @@ class ProcessEvaluator:
         """
         conn = self._start()
         conn.send(_Job(spec, params))
-        loaded = self._receive(LOAD_TIMEOUT_S, cancel, grace_s)
+        loaded = self._receive(LOAD_TIMEOUT_S, _Cancel(cancel, grace_s, hurry))
         if isinstance(loaded, _Refusal):
             raise (ObjectiveUnavailableError if loaded.transient else ObjectiveError)(
                 loaded.reason)
         if not isinstance(loaded, _Loaded):
             return loaded
-        result = self._receive(self._trial_timeout_s, cancel, grace_s)
+        result = self._receive(self._trial_timeout_s, _Cancel(cancel, grace_s, hurry))
         if result is None or isinstance(result, TrialResult):
             return result
         raise AssertionError(f"the evaluation process sent {result!r} instead of a result")
 
-    def _receive(self, timeout_s: float | None, cancel: threading.Event | None,
-                 grace_s: float) -> TrialResult | _Refusal | _Loaded | None:
+    def _receive(self, timeout_s: float | None, cancel: _Cancel
+                 ) -> TrialResult | _Refusal | _Loaded | None:
         """The child's next message, or a FAIL result (timeout, death), or None (cancel)."""
         conn = self._conn
         started = time.monotonic()
@@ -139,9 +157,9 @@ class ProcessEvaluator:
                 return TrialResult.failed(
                     f"timeout: the trial ran longer than {timeout_s:g} s and was stopped "
                     "(raise --trial-timeout if trials are slow)", duration_s=now - started)
-            if cancel is not None and cancel.is_set():
+            if cancel.requested():
                 cancelled_at = cancelled_at or now
-                if now - cancelled_at >= grace_s:
+                if cancel.due(now - cancelled_at):
                     self.stop()
                     return None
         try:

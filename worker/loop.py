@@ -60,15 +60,18 @@ class Worker:
     """Serves the trials of the experiments it can evaluate until a reason to stop."""
 
     def __init__(self, store: TrialStore, settings: WorkerSettings, *,
-                 stop: threading.Event | None = None, worker_id: str | None = None,
+                 stop: threading.Event | None = None, hurry: threading.Event | None = None,
+                 worker_id: str | None = None,
                  stop_means: ExitReason = ExitReason.STOP_REQUESTED) -> None:
-        """``stop_means``: the reason to give when ``stop`` is set (a local run's workers
-        are stopped by their search, not by a signal)."""
+        """``stop`` asks the worker to stop after its trial or its grace period, ``hurry``
+        to cut that period short; ``stop_means``: the reason to give when ``stop`` is set
+        (a local run's workers are stopped by their search, not by a signal)."""
         self.worker_id = worker_id or default_worker_id()
         self._stop_means = stop_means
         self._store = store
         self._settings = settings
         self._stop = stop or threading.Event()
+        self._hurry = hurry or threading.Event()
         self._catalogue = ExperimentCatalogue(store, exp_key=settings.exp_key,
                                               refresh_s=settings.experiments_refresh_s,
                                               retry_after_s=settings.objective_retry_s,
@@ -183,7 +186,8 @@ class Worker:
             try:
                 result = self._evaluator.evaluate(experiment.objective, trial.params,
                                                   cancel=self._stop,
-                                                  grace_s=self._settings.grace_period_s)
+                                                  grace_s=self._settings.grace_period_s,
+                                                  hurry=self._hurry)
             except ObjectiveUnavailableError as err:
                 self._catalogue.defer(trial.exp_key, str(err))
                 self._release(trial, experiment, "this worker cannot evaluate its "
@@ -195,15 +199,21 @@ class Worker:
                 return None
         self._catalogue.loaded(trial.exp_key)
         if result is None:
-            grace_s = self._settings.grace_period_s
-            self._release(trial, experiment, "a stop was requested" + (
-                f" and its {grace_s:g} s grace period ended" if grace_s else ""))
+            self._release(trial, experiment, self._why_handed_back())
             return None
         if keeper.lost:
             logger.info("Worker %s drops its result for trial %s/%s: the lease passed to "
                         "another worker.", self.worker_id, trial.exp_key, trial.tid)
             return None
         return result
+
+    def _why_handed_back(self) -> str:
+        grace_s = self._settings.grace_period_s
+        if not grace_s:
+            return "a stop was requested"
+        if self._hurry.is_set():
+            return f"a second stop request cut its {grace_s:g} s grace period short"
+        return f"a stop was requested and its {grace_s:g} s grace period ended"
 
     def _lease_keeper(self, trial: Trial, experiment: Experiment) -> LeaseKeeper:
         # The experiment's lease, which the coordinator requeues by, sets the beat; the

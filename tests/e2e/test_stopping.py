@@ -57,6 +57,33 @@ def test_sigterm_without_grace_hands_the_running_trial_back_at_once_and_exits_0(
     assert_nothing_left(worker)
 
 
+def test_a_second_sigterm_cuts_the_grace_period_short_and_hands_the_trial_back(
+        launcher: Launcher, store: MongoTrialStore) -> None:
+    # Given a worker with a long grace period, stopped once in a trial of many seconds
+    create_ocr_experiment(store, "hurry", SAMPLE_DATA)
+    (tid,) = queue_params(store, "hurry", [SLOW_PARAMS])
+    worker = launcher.worker("--exp-key", "hurry", "--grace-period", "600")
+    wait_until(lambda: any(p.cpu_s >= BUSY_CPU_S for p in procfs.live_descendants(worker.pid)),
+               what="the worker's evaluation process to be busy with the trial",
+               timeout_s=STEP_TIMEOUT_S, watch=[worker])
+    worker.send(signal.SIGTERM)
+    wait_until(lambda: "SIGTERM received" in worker.log(), what="the worker to log the stop",
+               timeout_s=STEP_TIMEOUT_S, watch=[worker])
+
+    # When it is told again, long before the grace period or the trial could end
+    worker.send(signal.SIGTERM)
+    code = worker.wait()
+
+    # Then the trial goes back to the queue unevaluated, saying why, and nothing is left
+    handed_back = trial(store, "hurry", tid)
+    assert code == 0, worker.tail()
+    assert (handed_back.state, handed_back.attempts, handed_back.result) == (
+        TrialState.NEW, 0, None)
+    assert "SIGTERM again: a running trial is handed back now." in worker.log()
+    assert "a second stop request cut its 600 s grace period short" in worker.log()
+    assert_nothing_left(worker)
+
+
 def test_sigterm_within_the_grace_period_lets_the_trial_finish_and_takes_no_other(
         launcher: Launcher, store: MongoTrialStore) -> None:
     # Given a worker with a long grace period and three quick trials queued
