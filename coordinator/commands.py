@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
@@ -105,7 +104,7 @@ def status(*, exp_key: str | None, max_evals: int | None, window_min: float,
         if not experiments:
             raise ConfigError("the store holds no experiment yet; start one with "
                               "`python -m coordinator run`")
-        now = datetime.now(UTC)
+        now = store.now()
         blocks = [describe_status(read_status(store, experiment, now=now,
                                               max_evals=max_evals, window_s=window_s),
                                   window_s=window_s) for experiment in experiments]

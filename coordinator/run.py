@@ -6,7 +6,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from coordinator.local import LOCAL_OBJECTIVE_RETRY_S, run_local
@@ -87,7 +86,7 @@ def run_experiment(request: RunRequest, settings: SearchSettings, *,
     """Create the experiment or resume it, then search until ``max_evals`` are finished."""
     stop = stop or threading.Event()
     wanted = Experiment(exp_key=request.key, objective=objective_spec(request),
-                        algo=request.algo, seed=request.seed, created_at=datetime.now(UTC),
+                        algo=request.algo, seed=request.seed,
                         lease_timeout_s=settings.lease_timeout_s)
     where = describe_store(mongo=request.mongo, history=request.history)
     # The database may come up after the coordinator (a cluster starts pods in any order).

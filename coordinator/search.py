@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 
 from coordinator.history import HyperoptHistory
@@ -118,7 +118,7 @@ class Search:
         return retry_unavailable(call, what=what, stop=self._stop)
 
     def _reap(self) -> None:
-        cutoff = datetime.now(UTC) - timedelta(seconds=self._settings.lease_timeout_s)
+        cutoff = self._store.now() - timedelta(seconds=self._settings.lease_timeout_s)
         report = self._call(lambda: self._store.requeue_stale(
             self._exp_key, older_than=cutoff, max_attempts=self._settings.max_attempts),
             "requeueing expired leases")
@@ -196,7 +196,7 @@ class Search:
 
     def _snapshot(self) -> SearchSnapshot:
         counts = self._call(lambda: self._store.state_counts(self._exp_key), "counting trials")
-        seen_since = datetime.now(UTC) - timedelta(seconds=self._settings.worker_seen_within_s)
+        seen_since = self._store.now() - timedelta(seconds=self._settings.worker_seen_within_s)
         workers = self._call(lambda: self._store.live_workers(
             seen_since=seen_since, exp_key=self._exp_key), "listing live workers")
         best = self.best()

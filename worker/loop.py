@@ -12,7 +12,6 @@ import os
 import socket
 import threading
 import time
-from datetime import UTC, datetime
 
 from shared.errors import (
     LeaseLostError,
@@ -285,5 +284,5 @@ class Worker:
             return None
         self._announced_at = now
         return WorkerInfo(worker_id=self.worker_id, host=socket.gethostname(),
-                          pid=os.getpid(), last_seen=datetime.now(UTC),
+                          pid=os.getpid(), last_seen=self._store.now(),
                           exp_key=self._settings.exp_key, objectives=known_objectives())

@@ -36,6 +36,8 @@ Contract, for every implementation (tests/store/contract.py checks each one):
   is given twice in one call, raises ``StoreError`` naming it; ``enqueue`` then stores none
   of the call's trials (on MongoDB, unless another process stored that tid between the
   store's check and its insert).
+- ``now`` tells the store's time, the one it stamps leases and results with; callers
+  compare stored times with it rather than with their own clock.
 - Unreachable stores raise ``StoreUnavailableError``; callers retry. Every other failure
   of the backend raises ``StoreError``. An unknown experiment raises
   ``UnknownExperimentError``.
@@ -170,6 +172,16 @@ class TrialStore(abc.ABC):
     def live_workers(self, *, seen_since: datetime, exp_key: str | None = None
                      ) -> list[WorkerInfo]:
         """Workers seen since the given time, serving ``exp_key`` or every experiment."""
+
+    # -- time -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def now(self) -> datetime:
+        """The store's time, aware in UTC: what it stamps leases and results with.
+
+        Compare stored times (``refresh_time``, ``last_seen``) with this, never with the
+        local clock: the MongoDB store's is the server's clock, the same for every host.
+        """
 
     # -- lifetime ---------------------------------------------------------------------
 

@@ -52,7 +52,7 @@ from pymongo import ASCENDING, ReturnDocument
 
 from shared.errors import LeaseLostError, StoreError
 from shared.store.base import TrialStore, writes
-from shared.store.clock import Clock, utc_now
+from shared.store.clock import Clock
 from shared.store.documents import (
     Document,
     new_trial_document,
@@ -86,6 +86,7 @@ from shared.store.mongo_updates import (
     unreadable_replacement,
     unreadable_update,
 )
+from shared.store.server_clock import ServerClock
 from shared.store.uri import MongoTarget
 from shared.trials import (
     Experiment,
@@ -116,35 +117,38 @@ class MongoTrialStore(TrialStore):
     The timeouts and ``retryWrites=false`` are defaults: ``serverSelectionTimeoutMS``,
     ``connectTimeoutMS``, ``socketTimeoutMS`` or ``retryWrites`` in the URI win over them
     (None for ``socket_timeout_ms`` waits for ever). One object may be shared between
-    threads (pymongo's client is thread-safe). ``clock`` gives the time stamped on leases
-    and results; tests pass a fake one.
+    threads (pymongo's client is thread-safe). Leases and results are stamped with the
+    server's time (``shared.store.server_clock``), so that hosts whose clocks disagree still
+    agree on them, and ``now`` tells it; tests pass a fake ``clock`` instead.
     """
 
     def __init__(
         self,
         target: MongoTarget,
         *,
-        clock: Clock = utc_now,
+        clock: Clock | None = None,
         server_selection_timeout_ms: int = SERVER_SELECTION_TIMEOUT_MS,
         connect_timeout_ms: int = CONNECT_TIMEOUT_MS,
         socket_timeout_ms: int | None = SOCKET_TIMEOUT_MS,
         read_only: bool = False,
     ) -> None:
         self._target = target
-        self._clock = clock
         self._client = connect(target, server_selection_timeout_ms=server_selection_timeout_ms,
                                connect_timeout_ms=connect_timeout_ms,
                                socket_timeout_ms=socket_timeout_ms)
+        # command() decodes with pymongo's default options unless told: naive datetimes.
+        server_clock = ServerClock(lambda: self._client.admin.command(
+            "hello", codec_options=self._client.codec_options))
+        self._clock = server_clock if clock is None else clock
         database = self._client[target.database]
         self._jobs = database["jobs"]
         self._experiments = MongoExperiments(database["experiments"], target)
         self._counters = database["counters"]
         self._workers = database["workers"]
         self.read_only = read_only
-        if read_only:
-            with self._errors("connecting"):
-                self._client.admin.command("ping")
-        else:
+        with self._errors("connecting"):
+            server_clock.measure()
+        if not read_only:
             with self._errors("creating the indexes"):
                 create_indexes(database)
         logger.info("Opened the MongoDB trial store at %s, database %s.",
@@ -157,7 +161,7 @@ class MongoTrialStore(TrialStore):
 
     @writes
     def ensure_experiment(self, experiment: Experiment) -> Experiment:
-        created_at = bson_time(experiment.created_at or self._now())
+        created_at = bson_time(experiment.created_at or self.now())
         return self._experiments.ensure(replace(experiment, created_at=created_at))
 
     def get_experiment(self, exp_key: str) -> Experiment:
@@ -192,7 +196,7 @@ class MongoTrialStore(TrialStore):
     @writes
     def insert_reused(self, exp_key: str, trial: NewTrial, source: Trial) -> Trial:
         self._experiments.require(exp_key)
-        doc = reused_trial_document(exp_key, trial, source, self._now())
+        doc = reused_trial_document(exp_key, trial, source, self.now())
         with self._errors(f"storing reused trial {trial.tid} of experiment {exp_key!r}"):
             stored = insert_trial(self._jobs, doc, where=self._target.redacted)
         return trial_from_document(stored)
@@ -244,7 +248,7 @@ class MongoTrialStore(TrialStore):
             for doc in stale:
                 trial = trial_from_document(doc)
                 give_up = trial.attempts >= max_attempts
-                change = (expire_update(trial, max_attempts, self._now()) if give_up
+                change = (expire_update(trial, max_attempts, self.now()) if give_up
                           else requeue_update())
                 # Still stale and still this lease: a heartbeat or a result in the
                 # meantime wins, and the trial is left alone.
@@ -268,7 +272,7 @@ class MongoTrialStore(TrialStore):
         while True:
             with self._errors(f"reserving a trial for worker {worker_id!r}"):
                 doc = self._jobs.find_one_and_update(
-                    query, reserve_update(worker_id, self._now()),
+                    query, reserve_update(worker_id, self.now()),
                     sort=[("tid", ASCENDING), ("exp_key", ASCENDING)],
                     return_document=ReturnDocument.AFTER)
             if doc is None:
@@ -284,13 +288,13 @@ class MongoTrialStore(TrialStore):
     def heartbeat(self, trial: Trial) -> Trial:
         check_leased(trial)
         return self._lease_write(trial, "refreshing the lease of",
-                                 heartbeat_update(self._now()))
+                                 heartbeat_update(self.now()))
 
     @writes
     def finish(self, trial: Trial, result: TrialResult) -> Trial:
         target = TrialState.DONE if result.is_ok else TrialState.ERROR
         trial.state.check_transition(target, trial.tid)
-        update = finish_update(trial, result, self._now())
+        update = finish_update(trial, result, self.now())
         return self._lease_write(trial, "recording the result of", update,
                                  applied=functools.partial(applied_finish, trial=trial,
                                                            update=update))
@@ -317,18 +321,20 @@ class MongoTrialStore(TrialStore):
             docs = list(self._workers.find(query).sort("worker_id", ASCENDING))
         return [worker_from_document(doc) for doc in docs]
 
+    # -- time -------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError(f"the store's clock gave {now}, a time without a time zone")
+        return bson_time(now)
+
     # -- lifetime ---------------------------------------------------------------------
 
     def close(self) -> None:
         self._client.close()
 
     # -- helpers ----------------------------------------------------------------------
-
-    def _now(self) -> datetime:
-        now = self._clock()
-        if now.tzinfo is None:
-            raise ValueError(f"the store's clock gave {now}, a time without a time zone")
-        return bson_time(now)
 
     def _errors(self, action: str) -> AbstractContextManager[None]:
         return store_errors(self._target, action)
@@ -337,10 +343,10 @@ class MongoTrialStore(TrialStore):
         """Store a readable ERROR trial in place of a job just reserved that is no trial."""
         logger.error("%s. It is failed instead of evaluated.", reason)
         lease = {"_id": doc["_id"], "owner": doc["owner"], "version": doc["version"]}
-        replacement = unreadable_replacement(doc, reason, self._now())
+        replacement = unreadable_replacement(doc, reason, self.now())
         with self._errors(f"failing an unreadable job of experiment {doc.get('exp_key')!r}"):
             if replacement is None:
-                self._jobs.update_one(lease, unreadable_update(reason, self._now()))
+                self._jobs.update_one(lease, unreadable_update(reason, self.now()))
             else:
                 self._jobs.replace_one(lease, replacement)
 

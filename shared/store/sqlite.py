@@ -102,7 +102,7 @@ class SqliteTrialStore(TrialStore):
             stored = self._find_experiment(db, experiment.exp_key)
             if stored is None:
                 doc = experiment_to_document(
-                    replace(experiment, created_at=experiment.created_at or self._now()))
+                    replace(experiment, created_at=experiment.created_at or self.now()))
                 db.execute("INSERT INTO experiments (exp_key, created_at, doc) VALUES (?, ?, ?)",
                            (experiment.exp_key, iso(doc["created_at"]), dumps(doc)))
                 logger.debug("Created experiment %s in %s.", experiment.exp_key, self._path)
@@ -146,7 +146,7 @@ class SqliteTrialStore(TrialStore):
     def insert_reused(self, exp_key: str, trial: NewTrial, source: Trial) -> Trial:
         with self._transaction() as db:
             self._require_experiment(db, exp_key)
-            doc = reused_trial_document(exp_key, trial, source, self._now())
+            doc = reused_trial_document(exp_key, trial, source, self.now())
             stored = stored_documents(db, exp_key, [trial.tid])
             if unstored([doc], stored, where=str(self._path)):
                 db.execute(INSERT_TRIAL, trial_row(doc))
@@ -201,7 +201,7 @@ class SqliteTrialStore(TrialStore):
             for row in db.execute(sql + " ORDER BY exp_key, tid", args).fetchall():
                 trial = trial_of(*row)
                 if trial.attempts >= max_attempts:
-                    self._update_trial(db, trial, _expired(trial, max_attempts, self._now()))
+                    self._update_trial(db, trial, _expired(trial, max_attempts, self.now()))
                     failed.append(trial.tid)
                 else:
                     self._update_trial(db, trial, _requeued(trial))
@@ -231,7 +231,7 @@ class SqliteTrialStore(TrialStore):
                     # reason, as the MongoDB store does, so that it stops no worker.
                     self._fail_unreadable(db, row, worker_id, str(err))
                     continue
-                now = self._now()
+                now = self.now()
                 return self._update_trial(db, trial, replace(
                     trial, state=TrialState.RUNNING, owner=worker_id, book_time=now,
                     refresh_time=now, attempts=trial.attempts + 1, version=trial.version + 1))
@@ -240,14 +240,14 @@ class SqliteTrialStore(TrialStore):
     @writes
     def heartbeat(self, trial: Trial) -> Trial:
         check_leased(trial)
-        return self._lease_write(trial, lambda held: replace(held, refresh_time=self._now()))
+        return self._lease_write(trial, lambda held: replace(held, refresh_time=self.now()))
 
     @writes
     def finish(self, trial: Trial, result: TrialResult) -> Trial:
         target = TrialState.DONE if result.is_ok else TrialState.ERROR
         trial.state.check_transition(target, trial.tid)
         return self._lease_write(trial, lambda held: replace(
-            held, state=target, result=result, end_time=self._now(), version=held.version + 1))
+            held, state=target, result=result, end_time=self.now(), version=held.version + 1))
 
     @writes
     def release(self, trial: Trial) -> Trial:
@@ -275,6 +275,14 @@ class SqliteTrialStore(TrialStore):
             rows = db.execute(sql + " ORDER BY worker_id", args)
             return [worker_from_document(loads(doc)) for (doc,) in rows]
 
+    # -- time -------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError(f"the store's clock gave {now}, a time without a time zone")
+        return now.astimezone(UTC)
+
     # -- lifetime ---------------------------------------------------------------------
 
     def close(self) -> None:
@@ -282,12 +290,6 @@ class SqliteTrialStore(TrialStore):
             self._db.close()
 
     # -- helpers ----------------------------------------------------------------------
-
-    def _now(self) -> datetime:
-        now = self._clock()
-        if now.tzinfo is None:
-            raise ValueError(f"the store's clock gave {now}, a time without a time zone")
-        return now.astimezone(UTC)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -350,7 +352,7 @@ class SqliteTrialStore(TrialStore):
                                 (exp_key, tid)).fetchone()
         doc = unreadable_trial_document(
             exp_key, tid, found=text, reason=reason, owner=worker_id, version=version + 1,
-            attempts=attempts_before(text) + 1, now=self._now())
+            attempts=attempts_before(text) + 1, now=self.now())
         db.execute(UPDATE_TRIAL, trial_row(doc))
 
     def _lease_write(self, trial: Trial, change: Callable[[Trial], Trial]) -> Trial:

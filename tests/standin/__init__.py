@@ -33,7 +33,7 @@ What it does not do
     loses everything since the last start.
 
 Running it
-    ``python -m tests.standin --port P [--state-file F]`` prints
+    ``python -m tests.standin --port P [--state-file F] [--clock-offset-s S]`` prints
     ``listening on 127.0.0.1:PORT`` once it serves. In tests, ``StandinServer`` starts it
     as a child process on a free port, waits for hello, and offers ``pause`` / ``resume``
     (SIGSTOP / SIGCONT: the server freezes with connections open) and ``restart``

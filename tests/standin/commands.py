@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from typing import Any
 
@@ -37,8 +37,10 @@ class Executor:
     """Runs commands against one in-memory mongomock client. Not thread-safe: callers
     serialise commands (the server holds a lock around ``execute``)."""
 
-    def __init__(self, client: Any = None) -> None:
+    def __init__(self, client: Any = None, *, clock_offset_s: float = 0.0) -> None:
         self.client = client if client is not None else mongomock.MongoClient()
+        # Added to the time hello reports, to play a server whose clock is not this host's.
+        self._clock_offset = timedelta(seconds=clock_offset_s)
         self._cursors = Cursors()
         self._connection_ids = itertools.count(1)
         self._handlers: dict[str, Handler] = {
@@ -91,7 +93,8 @@ class Executor:
             primary_key: True, "helloOk": True, "connectionId": next(self._connection_ids),
             "minWireVersion": 0, "maxWireVersion": MAX_WIRE_VERSION,
             "maxBsonObjectSize": 16 * 1024 * 1024, "maxMessageSizeBytes": 48_000_000,
-            "maxWriteBatchSize": 100_000, "localTime": datetime.now(UTC),
+            "maxWriteBatchSize": 100_000,
+            "localTime": datetime.now(UTC) + self._clock_offset,
             "logicalSessionTimeoutMinutes": SESSION_TIMEOUT_MIN, "readOnly": False,
         }
 

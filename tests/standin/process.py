@@ -31,15 +31,18 @@ class StandinServer:
     """Runs ``python -m tests.standin`` on 127.0.0.1 and controls it.
 
     ``port`` 0 lets the first start pick a free port; restarts reuse it. Data survives
-    ``restart`` through ``state_file`` (a temporary file unless given). Use as a context
-    manager, or call ``start`` and ``close``.
+    ``restart`` through ``state_file`` (a temporary file unless given). ``clock_offset_s``
+    plays a server whose clock is that far off this host's. Use as a context manager, or
+    call ``start`` and ``close``.
     """
 
-    def __init__(self, *, port: int = 0, state_file: Path | None = None) -> None:
+    def __init__(self, *, port: int = 0, state_file: Path | None = None,
+                 clock_offset_s: float = 0.0) -> None:
         self._workdir = Path(tempfile.mkdtemp(prefix="ocrtune-standin-"))
         self.state_file = state_file or self._workdir / "state.bson"
         self.log_file = self._workdir / "standin.log"
         self._port = port
+        self._clock_offset_s = clock_offset_s
         self._process: subprocess.Popen[str] | None = None
 
     @property
@@ -63,7 +66,8 @@ class StandinServer:
         with self.log_file.open("a") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "tests.standin", "--port", str(self._port),
-                 "--state-file", str(self.state_file)],
+                 "--state-file", str(self.state_file),
+                 "--clock-offset-s", str(self._clock_offset_s)],
                 cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
                 stdout=subprocess.PIPE, stderr=log, text=True)
         self._port = self._await_ready_line(time.monotonic() + STARTUP_TIMEOUT_S)

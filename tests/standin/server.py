@@ -24,10 +24,11 @@ LOOPBACK = "127.0.0.1"
 
 class WireServer:
     """A stand-in server on ``127.0.0.1:port`` (0 picks a free port), optionally loading
-    and saving its data in ``state_file``."""
+    and saving its data in ``state_file``, its clock ``clock_offset_s`` off this host's."""
 
-    def __init__(self, *, port: int = 0, state_file: Path | None = None) -> None:
-        self._executor = Executor()
+    def __init__(self, *, port: int = 0, state_file: Path | None = None,
+                 clock_offset_s: float = 0.0) -> None:
+        self._executor = Executor(clock_offset_s=clock_offset_s)
         self._state_file = state_file
         self._lock = threading.Lock()
         self._stopping = False

@@ -13,7 +13,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -191,6 +191,31 @@ def test_times_are_kept_to_the_millisecond_and_read_back_equal(
     assert reserved.book_time is not None
     assert reserved.book_time.microsecond == 123_000
     assert mongo_store.trials("exp-a") == [reserved]
+
+
+def test_leases_are_stamped_with_the_servers_clock_not_this_hosts(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Given a server whose clock is an hour behind this host's
+    with StandinServer(clock_offset_s=-3600) as standin:
+        target = parse_mongo_uri(f"{standin.uri}/skew")
+        with caplog.at_level(logging.WARNING, logger="shared.store.server_clock"), \
+                MongoTrialStore(target, server_selection_timeout_ms=_SELECTION_TIMEOUT_MS
+                                ) as store:
+            store.ensure_experiment(make_experiment("exp-a"))
+            queue_trials(store, "exp-a", 1)
+
+            # When a trial is reserved
+            before = datetime.now(UTC)
+            reserved = store.reserve("w1", ["exp-a"])
+            told = store.now()
+
+    # Then it is booked by the server's clock, which the store also tells, and the
+    # host's clock is named as off
+    assert reserved is not None and reserved.book_time is not None
+    an_hour_ago = before - timedelta(hours=1)
+    assert abs(reserved.book_time - an_hour_ago) < timedelta(seconds=5)
+    assert abs(told - an_hour_ago) < timedelta(seconds=5)
+    assert "This host's clock is 3600.0 s ahead of the MongoDB server's" in caplog.text
 
 
 def _closed_loopback_port() -> int:
