@@ -6,12 +6,14 @@ import logging
 import multiprocessing.connection
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import worker.evaluator
-from shared.errors import ObjectiveUnavailableError
+from shared.errors import ObjectiveUnavailableError, StoreUnavailableError
 from shared.objective import register_objective
 from shared.store.sqlite import SqliteTrialStore
 from shared.trials import Experiment, NewTrial, TrialState
@@ -57,6 +59,53 @@ def test_a_worker_evaluates_every_queued_trial_and_records_each_loss(store: Sqli
     assert reason is ExitReason.IDLE
     assert [t.state for t in trials] == [TrialState.DONE] * 3
     assert [t.loss for t in trials] == [0.0, 4.0, 4.0]
+
+
+def test_a_worker_counts_as_live_while_it_serves_and_not_once_it_stopped(
+        store: SqliteTrialStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a worker serving a queued trial, watched from outside while it evaluates
+    queue(store, "exp", [1.0])
+    seen_while_serving: list[list[str]] = []
+    original_finish = store.finish
+
+    def finish_watched(*args: Any, **kwargs: Any) -> Any:
+        since = store.now() - timedelta(minutes=1)
+        seen_while_serving.append([w.worker_id for w in store.live_workers(seen_since=since)])
+        return original_finish(*args, **kwargs)
+
+    monkeypatch.setattr(store, "finish", finish_watched)
+
+    # When it runs out of trials and stops
+    worker = Worker(store, fast())
+    worker.run()
+
+    # Then it was live while it served, and is no longer once it stopped
+    assert seen_while_serving == [[worker.worker_id]]
+    assert store.live_workers(seen_since=store.now() - timedelta(minutes=1)) == []
+
+
+def test_a_worker_that_cannot_remove_its_record_still_stops_as_it_would(
+        store: SqliteTrialStore, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Given a store that is unreachable when the worker leaves
+    queue(store, "exp", [1.0])
+    monkeypatch.setattr("worker.loop.RETIRE_GIVE_UP_S", 0.2)
+
+    def unreachable(_worker_id: str) -> None:
+        raise StoreUnavailableError("the SQLite store is busy")
+
+    monkeypatch.setattr(store, "retire_worker", unreachable)
+
+    # When it stops
+    worker = Worker(store, fast())
+    reason = worker.run()
+
+    # Then it stops for its own reason with its trial recorded, saying its record stays
+    assert reason is ExitReason.IDLE
+    assert [t.state for t in store.trials("exp")] == [TrialState.DONE]
+    assert (f"Worker {worker.worker_id} could not remove its record from the store (the "
+            "SQLite store is busy); it stops counting as live once its last announcement "
+            "is old.") in caplog.text
 
 
 def test_a_reservation_whose_reply_was_lost_is_taken_up_not_left_to_its_lease(

@@ -17,6 +17,7 @@ from shared.errors import (
     LeaseLostError,
     ObjectiveError,
     ObjectiveUnavailableError,
+    StoreError,
     StoreUnavailableError,
 )
 from shared.objective import known_objectives
@@ -29,6 +30,10 @@ from worker.lease import LeaseKeeper
 from worker.settings import WorkerSettings, heartbeat_interval_s
 
 logger = logging.getLogger(__name__)
+
+# How long a stopping worker retries removing its record from an unreachable store: not
+# long, since nothing is lost if it stays (it ages out of the live workers).
+RETIRE_GIVE_UP_S = 5.0
 
 
 class ExitReason(enum.Enum):
@@ -95,10 +100,24 @@ class Worker:
             reason = self._stop_means
         finally:
             self._evaluator.stop()
+        self._retire()
         level = logging.ERROR if reason.exit_code else logging.INFO
         logger.log(level, "Worker %s stops after %d trial(s): %s.", self.worker_id,
                    self._jobs, self.why_stopped(reason))
         return reason
+
+    def _retire(self) -> None:
+        """Leave the live workers, so that status and the coordinator stop counting this
+        one. An unreachable store is given a moment only: the record then ages out."""
+        try:
+            retry_unavailable(lambda: self._store.retire_worker(self.worker_id),
+                              what=f"retiring worker {self.worker_id}",
+                              give_up_after_s=RETIRE_GIVE_UP_S)
+        except StoreError as err:
+            # Its work is done and recorded: a stale record is no reason to fail the exit.
+            logger.warning("Worker %s could not remove its record from the store (%s); it "
+                           "stops counting as live once its last announcement is old.",
+                           self.worker_id, err)
 
     def why_stopped(self, reason: ExitReason) -> str:
         """The reason, with the refusal's own when the experiment served was refused."""

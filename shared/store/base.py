@@ -44,8 +44,8 @@ Contract, for every implementation (tests/store/contract.py checks each one):
 - ``read_only``: a store opened to read only makes no change. Every writing method (those
   marked ``@writes``: ``ensure_experiment``, ``next_tids``, ``enqueue``, ``insert_reused``,
   ``requeue_stale``, ``reserve``, ``heartbeat``, ``finish``, ``release``,
-  ``announce_worker``) raises ``StoreError`` naming the store, the method and the fix,
-  before it reaches the backend; the reading methods work as usual.
+  ``announce_worker``, ``retire_worker``) raises ``StoreError`` naming the store, the
+  method and the fix, before it reaches the backend; the reading methods work as usual.
 """
 
 from __future__ import annotations
@@ -167,6 +167,11 @@ class TrialStore(abc.ABC):
     @abc.abstractmethod
     def announce_worker(self, info: WorkerInfo) -> None:
         """Record or refresh a worker's presence."""
+
+    @abc.abstractmethod
+    def retire_worker(self, worker_id: str) -> None:
+        """Forget a worker that stops, so that it no longer counts as live; a worker never
+        announced is no error."""
 
     @abc.abstractmethod
     def live_workers(self, *, seen_since: datetime, exp_key: str | None = None

@@ -27,7 +27,8 @@ Collections, in the database the URI names (default ``ocrtune``):
     MongoDB applies atomically, so concurrent callers get disjoint ranges.
 
 ``workers``
-    One document per worker (``worker_to_document``), upserted on each announcement.
+    One document per worker (``worker_to_document``), upserted on each announcement and
+    deleted when the worker stops (``retire_worker``); one killed outright ages out.
     Indexes ``worker_id`` — unique worker_id; ``last_seen`` — last_seen.
 
 A worker's lease is (owner, version): heartbeats, results and hand-backs filter on
@@ -310,6 +311,11 @@ class MongoTrialStore(TrialStore):
         with self._errors(f"announcing worker {info.worker_id!r}"):
             self._workers.update_one({"worker_id": info.worker_id}, {"$set": doc},
                                      upsert=True)
+
+    @writes
+    def retire_worker(self, worker_id: str) -> None:
+        with self._errors(f"retiring worker {worker_id!r}"):
+            self._workers.delete_one({"worker_id": worker_id})
 
     def live_workers(self, *, seen_since: datetime, exp_key: str | None = None
                      ) -> list[WorkerInfo]:

@@ -265,6 +265,11 @@ class SqliteTrialStore(TrialStore):
                 "exp_key = excluded.exp_key, doc = excluded.doc",
                 (info.worker_id, iso(doc["last_seen"]), info.exp_key, dumps(doc)))
 
+    @writes
+    def retire_worker(self, worker_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
+
     def live_workers(self, *, seen_since: datetime, exp_key: str | None = None
                      ) -> list[WorkerInfo]:
         sql, args = "SELECT doc FROM workers WHERE last_seen >= ?", [iso(seen_since)]

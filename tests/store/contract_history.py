@@ -167,6 +167,21 @@ class HistoryContract(ContractFixtures):
         # Then one record remains: the new one
         assert store.live_workers(seen_since=clock.now - timedelta(hours=1)) == [again]
 
+    def test_a_retired_worker_is_no_longer_live_and_the_others_are(
+            self, store: TrialStore, clock: FakeClock) -> None:
+        # Given two workers announced now
+        first, second = (WorkerInfo(worker_id, "host-1", pid, clock.now, "exp-a", ("ocr",))
+                         for worker_id, pid in (("w1", 1), ("w2", 2)))
+        store.announce_worker(first)
+        store.announce_worker(second)
+
+        # When one stops, and a worker never announced stops too
+        store.retire_worker("w1")
+        store.retire_worker("never-announced")
+
+        # Then only the other one is live
+        assert store.live_workers(seen_since=clock.now - timedelta(minutes=1)) == [second]
+
     def test_live_workers_of_an_experiment_include_workers_serving_every_experiment(
             self, store: TrialStore, clock: FakeClock) -> None:
         # Given workers serving experiment a, experiment b, and any experiment
@@ -245,6 +260,7 @@ class HistoryContract(ContractFixtures):
                 "finish": lambda: reader.finish(running, TrialResult.ok(0.5)),
                 "release": lambda: reader.release(running),
                 "announce_worker": lambda: reader.announce_worker(worker),
+                "retire_worker": lambda: reader.retire_worker(worker.worker_id),
             }
             for name, write in writes.items():
                 with pytest.raises(StoreError, match=(
