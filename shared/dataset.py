@@ -146,18 +146,21 @@ def _read(folder: Path) -> Dataset:
 
 def _pairs(folder: Path, problems: list[str]) -> list[_Pair]:
     """Match images to texts by name, reporting files without a partner or a usable name."""
-    images = _by_stem(folder / "images", IMAGE_SUFFIXES, problems)
-    texts = _by_stem(folder / "texts", (TEXT_SUFFIX,), problems)
-    for name in sorted(set(images) - set(texts)):
+    images, shared_images = _by_stem(folder / "images", IMAGE_SUFFIXES, problems)
+    texts, shared_texts = _by_stem(folder / "texts", (TEXT_SUFFIX,), problems)
+    # A name several files share was reported as such; its partner is not an orphan too.
+    for name in sorted(set(images) - set(texts) - shared_texts):
         problems.append(f"{images[name]}: no true text for this image; write it in "
                         f"texts/{name}.txt, or remove the image")
-    for name in sorted(set(texts) - set(images)):
+    for name in sorted(set(texts) - set(images) - shared_images):
         problems.append(f"{texts[name]}: no image for this text; add images/{name}.png "
                         "(or .jpg, .jpeg, .tif, .tiff), or remove the text")
     return [_Pair(name, images[name], texts[name]) for name in sorted(set(images) & set(texts))]
 
 
-def _by_stem(sub: Path, suffixes: Iterable[str], problems: list[str]) -> dict[str, Path]:
+def _by_stem(sub: Path, suffixes: Iterable[str], problems: list[str]
+             ) -> tuple[dict[str, Path], set[str]]:
+    """Each name held by one file, with its path, and the names several files share."""
     found: dict[str, list[Path]] = {}
     allowed = tuple(suffixes)
     for path in _entries(sub):
@@ -166,11 +169,11 @@ def _by_stem(sub: Path, suffixes: Iterable[str], problems: list[str]) -> dict[st
                             "folder may only hold those: move or remove it")
             continue
         found.setdefault(path.stem, []).append(path)
-    for stem, paths in found.items():
-        if len(paths) > 1:
-            problems.append(f"{', '.join(map(str, paths))}: several files share the name "
-                            f"{stem!r}, so which one is meant is unclear; keep only one")
-    return {stem: paths[0] for stem, paths in found.items() if len(paths) == 1}
+    shared = {stem for stem, paths in found.items() if len(paths) > 1}
+    for stem in sorted(shared):
+        problems.append(f"{', '.join(map(str, found[stem]))}: several files share the name "
+                        f"{stem!r}, so which one is meant is unclear; keep only one")
+    return {stem: paths[0] for stem, paths in found.items() if stem not in shared}, shared
 
 
 def _read_bytes(path: Path, contents: dict[Path, bytes], problems: list[str]) -> bytes | None:

@@ -191,6 +191,36 @@ def test_two_images_with_one_name_are_refused_naming_both(make_dataset: MakeData
     assert "share the name 'a'" in message
 
 
+def test_a_text_whose_name_several_images_share_is_not_also_called_an_orphan(
+        make_dataset: MakeDataset) -> None:
+    # given t.png and t.jpg with one text, t.txt
+    folder = make_dataset({"t": "text"})
+    cv2.imwrite(str(folder / "images" / "t.jpg"), np.full((40, 40), 255, np.uint8))
+
+    # when it is loaded
+    message = _refusal(folder)
+
+    # then the shared name is the one problem reported
+    assert "fix this problem" in message
+    assert "share the name 't'" in message
+    assert "no image for this text" not in message
+
+
+def test_an_image_whose_name_several_texts_share_is_not_also_called_an_orphan(
+        make_dataset: MakeDataset) -> None:
+    # given t.png with two texts, t.txt and t.TXT
+    folder = make_dataset({"t": "text"})
+    (folder / "texts" / "t.TXT").write_text("text", encoding="utf-8")
+
+    # when it is loaded
+    message = _refusal(folder)
+
+    # then the shared name is the one problem reported
+    assert "fix this problem" in message
+    assert "share the name 't'" in message
+    assert "no true text for this image" not in message
+
+
 def test_a_file_of_another_type_in_images_is_refused_naming_it(
         make_dataset: MakeDataset) -> None:
     folder = make_dataset({"a": "text"})
