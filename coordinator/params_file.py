@@ -14,7 +14,9 @@ Format (JSON, UTF-8), version ``ocr-tune-params/1``::
       "tesseract_version": "5.5.0"      # the Tesseract that scored the trial
     }
 
-Only ``params`` is required; every other field may be null or absent. A file that holds
+Only ``params`` is required; every other field may be null or absent. A file whose
+``objective`` names another objective than ``ocr`` (``best --save`` on a scikit-learn
+experiment) holds no preprocessing parameters and is refused saying so. A file that holds
 the bare parameters object (what ``coordinator history --format jsonl`` shows as
 ``params``) is read too, so users can write parameters by hand.
 """
@@ -28,11 +30,14 @@ from typing import Any
 
 from shared.errors import ParamsError
 from shared.jsontypes import JsonObject
+from shared.ocr_objective import OBJECTIVE_NAME as OCR_NAME
 from shared.params import PipelineParams
 from shared.trials import Experiment, Trial
 
 PARAMS_FORMAT = "ocr-tune-params/1"
 _OPTIONAL_TEXT = ("exp_key", "objective", "engine", "lang", "tesseract_version")
+# How a refusal names the experiments of objectives other than OCR.
+_OBJECTIVE_LABELS = {"sklearn": "a scikit-learn experiment"}
 
 
 def params_text(params: JsonObject) -> str:
@@ -76,6 +81,7 @@ class TunedParams:
         if fmt != PARAMS_FORMAT:
             raise ParamsError(f"{source} has format {fmt!r}; this release reads "
                               f"{PARAMS_FORMAT!r}: save it again with `coordinator best`")
+        _refuse_other_objective(doc, source)
         params = doc["params"]
         if not isinstance(params, dict):
             raise ParamsError(f"{source}: 'params' must be a JSON object, got {params!r}")
@@ -83,6 +89,25 @@ class TunedParams:
         text = {key: _optional(doc, key, str, source) for key in _OPTIONAL_TEXT}
         return cls(params=params, tid=_optional(doc, "tid", int, source),
                    loss=_optional(doc, "loss", float, source), **text)
+
+
+def _refuse_other_objective(doc: object, source: str) -> None:
+    """ParamsError if ``doc`` says it holds the parameters of an experiment that is not OCR.
+
+    Those parameters are no preprocessing pipeline, so checking them as one would only
+    report a missing 'resize'.
+    """
+    if not isinstance(doc, dict):
+        return
+    objective = doc.get("objective")
+    if not isinstance(objective, str) or objective == OCR_NAME:
+        return
+    label = _OBJECTIVE_LABELS.get(objective, f"an experiment of objective {objective!r}")
+    exp_key = doc.get("exp_key")
+    of_key = f" ({exp_key!r})" if isinstance(exp_key, str) else ""
+    raise ParamsError(f"{source} holds the parameters of {label}{of_key}, not "
+                      "preprocessing parameters; apply needs an OCR experiment's: save them "
+                      "with `coordinator best --exp-key <an OCR experiment> --save FILE`")
 
 
 def _optional(doc: dict[str, Any], key: str, kind: type[Any], source: str) -> Any:
@@ -134,8 +159,11 @@ def load_params(path: Path) -> TunedParams:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ParamsError(f"the parameters file {path} is not JSON ({err}); save one with "
                           "`coordinator best --save FILE`") from err
+    source = f"the parameters file {path}"
+    # Checked first, as its message says all there is to fix; the hint below would mislead.
+    _refuse_other_objective(doc, source)
     try:
-        return TunedParams.from_json(doc, source=f"the parameters file {path}")
+        return TunedParams.from_json(doc, source=source)
     except ParamsError as err:
         where = "" if str(path) in str(err) else f"the parameters file {path}: "
         raise ParamsError(f"{where}{err}; it should hold what `coordinator best --save FILE` "

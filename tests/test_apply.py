@@ -164,6 +164,25 @@ def test_a_parameters_file_of_another_shape_says_what_it_should_hold(tmp_path: P
     assert "coordinator best --save FILE" in result.output
 
 
+def test_parameters_saved_from_a_scikit_learn_experiment_are_refused_saying_so(
+        tmp_path: Path) -> None:
+    # Given the best parameters of a scikit-learn search, saved by `best --save`
+    history, saved = tmp_path / "h.sqlite", tmp_path / "best.json"
+    assert invoke("run", "--objective", "sklearn", "--dataset", "iris", "--max-evals", "2",
+                  "--history", history).exit_code == 0
+    assert invoke("best", "--history", history, "--save", saved).exit_code == 0
+
+    # When they are applied to an image
+    result = invoke("apply", "--params", saved, ALICE)
+
+    # Then the refusal names the file and the experiment, and says which parameters would do
+    assert result.exit_code == 1
+    assert (f"the parameters file {saved} holds the parameters of a scikit-learn experiment "
+            "('sklearn-iris'), not preprocessing parameters") in result.output
+    assert "coordinator best --exp-key <an OCR experiment> --save FILE" in result.output
+    assert "resize is missing" not in result.output
+
+
 @pytest.mark.slow
 def test_apply_to_a_missing_image_names_it(best_file: Path, tmp_path: Path) -> None:
     missing = tmp_path / "gone.jpg"

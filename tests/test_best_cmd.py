@@ -94,6 +94,14 @@ def test_a_file_of_another_format_version_is_refused(tmp_path: Path) -> None:
         load_params(path)
 
 
+def test_parameters_of_an_experiment_of_another_objective_are_refused_naming_it() -> None:
+    doc = {"format": PARAMS_FORMAT, "objective": "other", "exp_key": "e",
+           "params": {"classifier": {"kind": "svc"}}}
+
+    with pytest.raises(ParamsError, match=r"of an experiment of objective 'other' \('e'\), not"):
+        TunedParams.from_json(doc)
+
+
 def test_a_file_that_is_not_json_is_named_in_the_error(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     path.write_text("resize: 20")
