@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 
 import click
+import dns.name
+import dns.resolver
 import pytest
 from click.testing import CliRunner, Result
 
@@ -79,6 +81,30 @@ def test_a_worker_given_a_malformed_uri_stops_naming_the_problem_without_the_pas
     assert result.exit_code == 1
     assert problem in result.output
     assert "A valid URI looks like" in result.output
+    assert "pw-9xq" not in result.output
+
+
+def test_an_srv_uri_whose_host_has_no_dns_record_says_to_check_the_host_name(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a DNS that knows no SRV record for the URI's host (no network is used)
+    def no_such_name(qname: str, *_args: object, **_kwargs: object) -> None:
+        # dnspython's exceptions carry no annotations.
+        raise dns.resolver.NXDOMAIN(  # type: ignore[no-untyped-call]
+            qnames=[dns.name.from_text(qname)])
+
+    monkeypatch.setattr(dns.resolver, "resolve", no_such_name)
+
+    # When a command is given that URI
+    result = invoke(coordinator_cli, ["status", "--mongo",
+                                      "mongodb+srv://alice:pw-9xq@nonexistent.invalid/ocrtune"])
+
+    # Then it names the URI without the password and says to check its host name
+    assert result.exit_code == 1
+    assert ("cannot look up the MongoDB cluster of the URI "
+            "mongodb+srv://alice:***@nonexistent.invalid/ocrtune: The DNS query name does not "
+            "exist: _mongodb._tcp.nonexistent.invalid.; check the host name in the URI: a "
+            "mongodb+srv:// URI needs a DNS SRV record for its host") in result.output
+    assert "options" not in result.output
     assert "pw-9xq" not in result.output
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
+from dns.exception import DNSException
 from pymongo import ASCENDING, IndexModel, MongoClient
 from pymongo.database import Database
 from pymongo.errors import ConfigurationError
@@ -53,8 +54,9 @@ def connect(target: MongoTarget, *, server_selection_timeout_ms: int, connect_ti
             socket_timeout_ms: int | None) -> MongoClient[Document]:
     """A client for ``target``, with these timeouts unless its URI sets them itself.
 
-    Raises ConfigError when pymongo refuses the URI's options. pymongo connects lazily:
-    nothing is sent to the server yet.
+    Raises ConfigError when pymongo refuses the URI's options, or cannot look up the
+    cluster a ``mongodb+srv://`` URI names. pymongo connects lazily: nothing is sent to the
+    server yet (a ``mongodb+srv://`` URI's DNS records are looked up here, though).
     """
     defaults: dict[str, Any] = {
         "serverSelectionTimeoutMS": server_selection_timeout_ms,
@@ -73,9 +75,20 @@ def connect(target: MongoTarget, *, server_selection_timeout_ms: int, connect_ti
         # tz_aware: datetimes come back as aware UTC, as the documents hold them.
         return MongoClient(target.uri, tz_aware=True, **chosen)
     except ConfigurationError as err:
-        raise ConfigError(
-            f"cannot use the MongoDB URI {target.redacted}: "
-            f"{target.scrub(str(err))}; fix the URI's options") from None
+        raise _config_error(target, err) from None
+
+
+def _config_error(target: MongoTarget, err: ConfigurationError) -> ConfigError:
+    reason = target.scrub(str(err))
+    # pymongo reports a failed DNS lookup of a mongodb+srv:// host as a ConfigurationError
+    # caused by dnspython's error; the options are not what is wrong then.
+    if isinstance(err.__cause__, DNSException):
+        return ConfigError(
+            f"cannot look up the MongoDB cluster of the URI {target.redacted}: {reason}; "
+            "check the host name in the URI: a mongodb+srv:// URI needs a DNS SRV record "
+            "for its host (for a server without one, use mongodb://HOST:PORT)")
+    return ConfigError(f"cannot use the MongoDB URI {target.redacted}: {reason}; fix the "
+                       "URI's options")
 
 
 def create_indexes(database: Database[Document]) -> None:
