@@ -181,10 +181,18 @@ def best(*, exp_key: str | None, save: Path | None, data_dir: Path | None,
         click.echo(model_summary(experiment.objective, trial.params, data_dir=data_dir))
 
 
+def _png_path(_ctx: click.Context, _param: click.Parameter, path: Path) -> Path:
+    """``plot --out``: the figure is written as PNG, so any other name would mislead."""
+    if path.suffix.lower() != ".png":
+        raise click.BadParameter(f"{path} does not end in .png, but the figure is written "
+                                 f"as PNG; name the file {path.stem or 'loss'}.png")
+    return path
+
+
 @cli.command()
 @_exp_key_option
 @click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="The PNG file to write.")
+              callback=_png_path, help="The PNG file to write (NAME.png).")
 @_store_options
 @_user_errors
 def plot(*, exp_key: str | None, out: Path, mongo: str | None, history: Path) -> None:
