@@ -120,7 +120,7 @@ def check_compatible(spec: ObjectiveSpec) -> ObjectiveKind:
     ]
     if diffs:
         raise ObjectiveError(f"objective {spec.name!r}: {'; '.join(diffs)}. Run a worker "
-                             "built from the same release as the coordinator.")
+                             "built from the same release as the coordinator")
     bad = non_json_path(dict(spec.settings), "settings")
     if bad is not None:
         raise ObjectiveError(f"objective {spec.name!r}: {bad} is not a plain JSON value, "

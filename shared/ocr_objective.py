@@ -204,7 +204,7 @@ def _matching_dataset(folder: Path, fingerprint: str) -> Dataset:
         raise ObjectiveError(f"the dataset in {dataset.folder} has fingerprint "
                              f"{dataset.fingerprint}, but the experiment's has {fingerprint}: "
                              "its files differ. Point this worker at a copy of the "
-                             "experiment's dataset, or start a new experiment for this one.")
+                             "experiment's dataset, or start a new experiment for this one")
     return dataset
 
 

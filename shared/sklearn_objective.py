@@ -202,7 +202,7 @@ class SklearnObjectiveKind:
         if table.fingerprint != spec.fingerprint:
             raise ObjectiveError(f"{table.source} has fingerprint {table.fingerprint}, but "
                                  f"the experiment's has {spec.fingerprint}: the data differ. "
-                                 "Point this worker at a copy of the experiment's file.")
+                                 "Point this worker at a copy of the experiment's file")
         if settings.sklearn_version != sklearn.__version__:
             # Not refused, as with Tesseract: each result records the version that scored it.
             logger.warning("scikit-learn here is %s but the experiment was set up with %s; "
