@@ -16,6 +16,7 @@ from coordinator.comparison import compare_images, comparison_table
 from coordinator.model_summary import SKLEARN_NAME, model_summary
 from coordinator.params_file import params_text
 from coordinator.settings import SearchSettings
+from shared.cli_options import check_exp_key
 from shared.errors import OcrTuneError
 from shared.logs import LEVELS, configure_logging
 from shared.objective import known_objectives
@@ -66,7 +67,7 @@ def cli(log_level: str) -> None:
               help="sklearn: the CSV column holding the class.")
 @click.option("--max-evals", required=True, type=click.IntRange(min=1),
               envvar="OCRTUNE_MAX_EVALS", help="Finish when this many trials are finished.")
-@click.option("--exp-key", envvar="OCRTUNE_EXP_KEY",
+@click.option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
               help="Experiment name. [default: <objective>-<data folder or dataset name>]")
 @click.option("--algo", type=click.Choice(defaults.ALGORITHM_NAMES), default="tpe",
               envvar="OCRTUNE_ALGO", show_default=True, help="hyperopt's search algorithm.")

@@ -28,6 +28,7 @@ from coordinator.reading import open_for_reading, pick_experiment
 from coordinator.report import build_report, write_report
 from coordinator.status import PACE_WINDOW_S, read_status
 from coordinator.status_text import describe_status
+from shared.cli_options import check_exp_key
 from shared.errors import ConfigError, OcrTuneError
 from shared.ocr import ENGINES
 from shared.ocr_objective import OBJECTIVE_NAME
@@ -67,7 +68,7 @@ def _store_options(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def _exp_key_option(command: Callable[P, R]) -> Callable[P, R]:
-    return click.option("--exp-key", envvar="OCRTUNE_EXP_KEY",
+    return click.option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
                         help="The experiment. [default: the store's only one]")(command)
 
 
@@ -80,7 +81,7 @@ def _data_dir_option(command: Callable[P, R]) -> Callable[P, R]:
 
 
 @cli.command()
-@click.option("--exp-key", envvar="OCRTUNE_EXP_KEY",
+@click.option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
               help="Only this experiment. [default: every experiment]")
 @click.option("--max-evals", type=click.IntRange(min=1), envvar="OCRTUNE_MAX_EVALS",
               help="The search's --max-evals, so the time left counts the trials still to "

@@ -127,6 +127,32 @@ def test_a_coordinator_option_out_of_range_is_a_usage_error_naming_it(
     assert not (tmp_path / "h.sqlite").exists()
 
 
+@pytest.mark.parametrize("key", ["", " ", "\t "])
+@pytest.mark.parametrize("command", [
+    ["run", "--data", SAMPLE_DATA, "--max-evals", "1"], ["status"], ["history"], ["best"],
+    ["plot", "--out", "loss.png"], ["report", "--out", "report.html"], ["worker"]])
+def test_an_empty_or_blank_experiment_key_is_a_usage_error_naming_the_option(
+        command: list[str], key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a command of either program, run with an --exp-key that names nothing (a worker
+    # that got past its options would retry the unreachable database for ever)
+    monkeypatch.setattr(worker.cli, "retry_unavailable",
+                        lambda *_args, **_kwargs: pytest.fail("the worker reached for MongoDB"))
+    history = tmp_path / "h.sqlite"
+    if command == ["worker"]:
+        args, program = ["--mongo", NOWHERE, "--exp-key", key], worker.cli.cli
+    else:
+        args, program = [*command, "--history", str(history), "--exp-key", key], coordinator_cli
+
+    # When it starts
+    result = invoke(program, args)
+
+    # Then it stops before doing anything, naming the option, the value and the fix
+    assert result.exit_code == USAGE_ERROR
+    assert (f"Invalid value for '--exp-key': {key!r} names no experiment; give the "
+            "experiment's name, e.g. --exp-key ocr-data") in result.output
+    assert not history.exists()
+
+
 def test_a_language_that_is_not_a_tesseract_code_is_refused_before_any_trial(
         tmp_path: Path) -> None:
     result = invoke(coordinator_cli, ["run", "--data", SAMPLE_DATA, "--max-evals", "1",

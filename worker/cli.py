@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from shared.cli_options import check_exp_key
 from shared.errors import OcrTuneError
 from shared.logs import LEVELS, configure_logging
 from shared.retry import StopRequestedError, retry_unavailable
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 @click.option("--mongo", required=True, envvar="OCRTUNE_MONGO", metavar="URI",
               help="MongoDB holding the trials (mongodb://, mongodb+srv:// or "
                    "mongo://host:port/db/jobs).")
-@click.option("--exp-key", envvar="OCRTUNE_EXP_KEY",
+@click.option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
               help="Serve only this experiment; exit 4 if it cannot be evaluated here. "
                    "[default: every experiment it can evaluate]")
 @click.option("--poll-interval", "poll_interval_s", type=click.FloatRange(min=0.01),
