@@ -7,12 +7,12 @@ from pathlib import Path
 
 from coordinator.comparison import ImageComparison, compare_images
 from shared.dataset import Dataset, load_dataset
-from shared.errors import DatasetError, ObjectiveError, OcrTuneError
+from shared.errors import DatasetError, ObjectiveError, SuggestingError
 from shared.ocr_objective import OBJECTIVE_NAME, OcrSettings
 from shared.trials import Experiment, Trial, TrialState
 
 
-class NoResultError(OcrTuneError):
+class NoResultError(SuggestingError):
     """Raised when an experiment has no successful trial: none yet, or every one failed."""
 
 
@@ -25,23 +25,25 @@ def best_trial(exp_key: str, trials: list[Trial]) -> Trial:
     scored = [trial for trial in trials if trial.loss is not None]
     if scored:
         return min(scored, key=lambda trial: (trial.loss, trial.tid))
-    raise NoResultError(_why_no_result(exp_key, trials))
+    raise _no_result(exp_key, trials)
 
 
-def _why_no_result(exp_key: str, trials: list[Trial]) -> str:
+def _no_result(exp_key: str, trials: list[Trial]) -> NoResultError:
     if not trials:
-        return (f"experiment {exp_key!r} has no trials yet; start the search with "
-                "`python -m coordinator run`")
+        return NoResultError(f"experiment {exp_key!r} has no trials yet; start the search "
+                             "with `python -m coordinator run`")
     counts = Counter(trial.state for trial in trials)
     failed = counts[TrialState.ERROR]
     if failed == len(trials):
-        return (f"every one of the {failed} trials of experiment {exp_key!r} failed, so "
-                "there is no best result; see why with `python -m coordinator history "
-                f"--exp-key {exp_key} --state error`")
+        return NoResultError(
+            f"every one of the {failed} trials of experiment {exp_key!r} failed, so there "
+            "is no best result; see why with ",
+            ["history", "--exp-key", exp_key, "--state", "error"])
     pending = counts[TrialState.NEW] + counts[TrialState.RUNNING]
-    return (f"experiment {exp_key!r} has no finished successful trial yet ({pending} "
-            f"pending, {failed} failed); wait for the workers, or check them with "
-            "`python -m coordinator status`")
+    return NoResultError(
+        f"experiment {exp_key!r} has no finished successful trial yet ({pending} pending, "
+        f"{failed} failed); wait for the workers, or check them with ",
+        ["status", "--exp-key", exp_key])
 
 
 def experiment_dataset(experiment: Experiment, *, data_dir: Path | None = None) -> Dataset:

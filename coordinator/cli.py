@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +12,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from coordinator import settings as defaults
 from coordinator.comparison import compare_images, comparison_table
+from coordinator.hints import StoreOptions
 from coordinator.model_summary import SKLEARN_NAME, model_summary
 from coordinator.params_file import params_text
 from coordinator.settings import SearchSettings
@@ -25,16 +25,18 @@ from shared.ocr_objective import OBJECTIVE_NAME as OCR_NAME
 from shared.retry import StopRequestedError
 from shared.signals import stop_on_signals
 from shared.store.factory import DEFAULT_HISTORY
+from worker.settings import MAX_CONSECUTIVE_FAILURES as WORKER_MAX_CONSECUTIVE_FAILURES
 
 if TYPE_CHECKING:
-    from coordinator.run import RunRequest, RunResult
+    from coordinator.run import RunResult
     from shared.jsontypes import JsonObject
     from shared.trials import ObjectiveSpec
 
 EXIT_STOPPED = 130  # as a shell reports a program ended by Ctrl-C
 # `run` options that only a local run reads, what to use instead with --mongo, and where a
-# value must come from to be refused. OCRTUNE_TRIAL_TIMEOUT_S from the environment is left
-# alone: `python -m worker` reads the same variable, and one shell may start both.
+# value must come from to be refused. OCRTUNE_TRIAL_TIMEOUT_S and
+# OCRTUNE_MAX_CONSECUTIVE_FAILURES from the environment are left alone: `python -m worker`
+# reads the same variables, and one shell may start both.
 _LOCAL_RUN_ONLY = {
     "workers": ("--workers", "with MongoDB the workers evaluate the trials: start "
                 "`python -m worker` once per core on each machine instead",
@@ -42,6 +44,9 @@ _LOCAL_RUN_ONLY = {
     "trial_timeout_s": ("--trial-timeout", "give the workers their limit instead: "
                         "`python -m worker --trial-timeout S` (default 600 s)",
                         (ParameterSource.COMMANDLINE,)),
+    "max_consecutive_failures": (
+        "--max-consecutive-failures", "give the workers their limit instead: "
+        "`python -m worker --max-consecutive-failures N`", (ParameterSource.COMMANDLINE,)),
 }
 
 
@@ -101,6 +106,11 @@ def cli(log_level: str) -> None:
 @click.option("--trial-timeout", "trial_timeout_s", type=click.FloatRange(min=1),
               envvar="OCRTUNE_TRIAL_TIMEOUT_S",
               help="Local run: seconds after which a trial is stopped and failed.")
+@click.option("--max-consecutive-failures", type=click.IntRange(min=1),
+              default=WORKER_MAX_CONSECUTIVE_FAILURES,
+              envvar="OCRTUNE_MAX_CONSECUTIVE_FAILURES", show_default=True,
+              help="Local run: stop after this many failed trials in a row (the finished "
+                   "ones are kept).")
 @click.option("--no-worker-warning", "no_worker_warning_s", type=click.FloatRange(min=1),
               default=defaults.NO_WORKER_WARNING_S, envvar="OCRTUNE_NO_WORKER_WARNING_S",
               show_default=True,
@@ -110,7 +120,8 @@ def run(ctx: click.Context, *, data_dir: Path | None, objective: str, dataset: s
         target: str | None, max_evals: int, exp_key: str | None, algo: str, seed: int,
         engine: str, lang: str, mongo: str | None, history: Path, workers: int,
         queue_per_worker: int, lease_timeout_s: float, max_attempts: int,
-        trial_timeout_s: float | None, no_worker_warning_s: float) -> None:
+        trial_timeout_s: float | None, max_consecutive_failures: int,
+        no_worker_warning_s: float) -> None:
     """Search for the best preprocessing; run again to resume where it stopped."""
     _refuse_local_run_options(ctx, mongo)
     # Imported here: the search loads hyperopt, which takes seconds, and the other
@@ -122,7 +133,10 @@ def run(ctx: click.Context, *, data_dir: Path | None, objective: str, dataset: s
                          target=target, exp_key=exp_key, algo=algo, seed=seed,
                          engine=engine, lang=lang, mongo=mongo, history=history,
                          workers=workers, trial_timeout_s=trial_timeout_s,
+                         max_consecutive_failures=max_consecutive_failures,
                          lease_timeout_given=_given(ctx, "lease_timeout_s"))
+    store_options = StoreOptions(mongo=mongo, history=history,
+                                 mongo_from_env=_from_env(ctx, "mongo"))
     stop = stop_on_signals("the search stops; run the same command again to resume")
     try:
         settings = SearchSettings(max_evals=max_evals, queue_per_worker=queue_per_worker,
@@ -139,13 +153,15 @@ def run(ctx: click.Context, *, data_dir: Path | None, objective: str, dataset: s
                    "search.", err=True)
         sys.exit(EXIT_STOPPED)
     except OcrTuneError as err:
-        raise click.ClickException(str(err)) from err
-    _print_result(result)
+        raise click.ClickException(store_options.message(err)) from err
+    _print_result(result, store_options)
     if not result.outcome.completed:
-        mongo_from_env = ctx.get_parameter_source("mongo") is ParameterSource.ENVIRONMENT
-        click.echo(_stopped_message(result, request, mongo_from_env=mongo_from_env),
-                   err=True)
+        click.echo(_stopped_message(result, store_options), err=True)
         sys.exit(EXIT_STOPPED)
+
+
+def _from_env(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) is ParameterSource.ENVIRONMENT
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -159,28 +175,33 @@ def _refuse_local_run_options(ctx: click.Context, mongo: str | None) -> None:
     if not mongo:
         return
     for name, (option, instead, sources) in _LOCAL_RUN_ONLY.items():
-        if ctx.get_parameter_source(name) in sources:
-            raise click.UsageError(f"{option} is a local-run option and does nothing with "
+        source = ctx.get_parameter_source(name)
+        if source in sources:
+            given = option
+            if source is ParameterSource.ENVIRONMENT:
+                given = f"{_envvar(ctx, name)} (the variable of {option})"
+            raise click.UsageError(f"{given} is a local-run option and does nothing with "
                                    f"--mongo; {instead}", ctx=ctx)
 
 
-def _stopped_message(result: RunResult, request: RunRequest, *, mongo_from_env: bool) -> str:
+def _envvar(ctx: click.Context, name: str) -> str:
+    for param in ctx.command.params:
+        if param.name == name and isinstance(param.envvar, str):
+            return param.envvar
+    return name
+
+
+def _stopped_message(result: RunResult, store: StoreOptions) -> str:
     snapshot = result.outcome.snapshot
     message = (f"Stopped before --max-evals ({snapshot.finished} of {snapshot.max_evals} "
                "trials finished); the same command resumes the search.")
     if result.outcome.best is None:
         return message
-    store = [] if request.mongo else ["--history", str(request.history)]
-    best = shlex.join(["python", "-m", "coordinator", "best", "--exp-key",
-                       result.experiment.exp_key, *store])
-    if request.mongo and not mongo_from_env:
-        # The URI may hold a password, which is never printed, and a redacted one would not
-        # log in: the reader puts theirs in. From OCRTUNE_MONGO, `best` reads it itself.
-        best += " --mongo <your URI>"
+    best = store.command("best", "--exp-key", result.experiment.exp_key)
     return f"{message}\nThe best so far, scored again:\n  {best}"
 
 
-def _print_result(result: RunResult) -> None:
+def _print_result(result: RunResult, store: StoreOptions) -> None:
     outcome = result.outcome
     snapshot = outcome.snapshot
     click.echo(f"Experiment {result.experiment.exp_key}: {snapshot.finished} trials "
@@ -188,8 +209,10 @@ def _print_result(result: RunResult) -> None:
     if outcome.best is None:
         if not outcome.completed:
             return  # stopped before any trial succeeded; the caller says how to resume
+        errors = store.command("history", "--exp-key", result.experiment.exp_key,
+                               "--state", "error")
         raise click.ClickException("every trial failed, so there is no best configuration; "
-                                   "see the errors with `coordinator history --state error`")
+                                   f"see the errors with `{errors}`")
     click.echo(f"Best loss {outcome.best.loss:.4f} (trial {outcome.best.tid}); parameters:")
     click.echo(params_text(outcome.best.params))
     if outcome.completed:

@@ -15,11 +15,13 @@ from typing import ParamSpec, TypeVar
 
 import click
 import cv2
+from click.core import ParameterSource
 
 from coordinator.apply import open_engine, preprocess
 from coordinator.best import best_trial, compare_best
 from coordinator.cli import cli
 from coordinator.comparison import comparison_table
+from coordinator.hints import StoreOptions
 from coordinator.history_table import as_csv, as_jsonl, as_table, history_rows
 from coordinator.model_summary import SKLEARN_NAME, model_summary
 from coordinator.params_file import load_params, params_text, save_params, tuned_from_trial
@@ -43,16 +45,27 @@ _FORMATTERS = {"table": as_table, "csv": as_csv, "jsonl": as_jsonl}
 
 
 def _user_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """The project's errors end the command with their message, not a traceback."""
+    """The project's errors end the command with their message, not a traceback; a
+    command the message suggests reads the store this one was given."""
 
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except OcrTuneError as err:
-            raise click.ClickException(str(err)) from err
+            raise click.ClickException(_store_options_given().message(err)) from err
 
     return run
+
+
+def _store_options_given() -> StoreOptions:
+    """``--mongo`` and ``--history`` as the running command got them."""
+    ctx = click.get_current_context()
+    mongo, history = ctx.params.get("mongo"), ctx.params.get("history")
+    return StoreOptions(
+        mongo=mongo if isinstance(mongo, str) else None,
+        history=history if isinstance(history, Path) else DEFAULT_HISTORY,
+        mongo_from_env=ctx.get_parameter_source("mongo") is ParameterSource.ENVIRONMENT)
 
 
 def _store_options(command: Callable[P, R]) -> Callable[P, R]:
@@ -108,7 +121,8 @@ def status(*, exp_key: str | None, max_evals: int | None, window_min: float,
         now = store.now()
         blocks = [describe_status(read_status(store, experiment, now=now,
                                               max_evals=max_evals, window_s=window_s),
-                                  window_s=window_s) for experiment in experiments]
+                                  window_s=window_s, store=_store_options_given())
+                  for experiment in experiments]
     click.echo("\n\n".join(blocks))
 
 

@@ -115,23 +115,27 @@ def run_local(store: TrialStore, experiment: Experiment, kind: ObjectiveKind,
         for worker in local:
             worker.join()
     if not outcome.completed and not stop.is_set():
-        raise LocalWorkersStoppedError(_stopped_message(store, experiment.exp_key, local))
+        raise _stopped_error(store, experiment.exp_key, local)
     return outcome
 
 
-def _stopped_message(store: TrialStore, exp_key: str, local: Sequence[_LocalWorker]) -> str:
+def _stopped_error(store: TrialStore, exp_key: str, local: Sequence[_LocalWorker]
+                   ) -> LocalWorkersStoppedError:
     if len(local) == 1:
         subject, owner = "the local worker stopped", "its"
     else:
         subject, owner = f"the {len(local)} local workers stopped", "their"
     reasons = dict.fromkeys(worker.why_stopped(owner) for worker in local)
     parts = [f"{subject} before --max-evals was reached: {'; '.join(reasons)}"]
+    resume = ("; fix the cause and run the same command again to resume; the trials "
+              "finished so far are kept")
     failed = store.trials(exp_key, states=(TrialState.ERROR,))
-    if failed:
-        last = max(failed, key=lambda t: (t.end_time is not None, t.end_time, t.tid))
-        error = last.result.error if last.result is not None else None
-        parts.append(f"the last error (trial {last.tid}): {error or 'none recorded'}")
-        parts.append("see every failed trial with `coordinator history --state error`")
-    parts.append("fix the cause and run the same command again to resume; the trials "
-                 "finished so far are kept")
-    return "; ".join(parts)
+    if not failed:
+        return LocalWorkersStoppedError("; ".join(parts), after=resume)
+    last = max(failed, key=lambda t: (t.end_time is not None, t.end_time, t.tid))
+    error = last.result.error if last.result is not None else None
+    parts.append(f"the last error (trial {last.tid}): {error or 'none recorded'}")
+    parts.append("see every failed trial with ")
+    return LocalWorkersStoppedError("; ".join(parts),
+                                    ["history", "--exp-key", exp_key, "--state", "error"],
+                                    resume)

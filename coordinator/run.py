@@ -23,6 +23,7 @@ from shared.store.factory import DEFAULT_HISTORY, describe_store, open_store
 from shared.store.uri import redact_uri
 from shared.trials import Experiment, ObjectiveSpec
 from worker import WorkerSettings
+from worker.settings import MAX_CONSECUTIVE_FAILURES
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class RunRequest:
     history: Path = DEFAULT_HISTORY
     workers: int = 1
     trial_timeout_s: float | None = None
+    max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES
     # Whether the caller chose the search settings' lease (--lease-timeout): only then does
     # resuming an experiment created with another lease deserve a warning.
     lease_timeout_given: bool = False
@@ -116,6 +118,7 @@ def _search(store: TrialStore, experiment: Experiment, request: RunRequest,
                       on_progress=on_progress, no_worker_hint=hint).run()
     worker_settings = WorkerSettings(exp_key=experiment.exp_key,
                                      trial_timeout_s=request.trial_timeout_s,
+                                     max_consecutive_failures=request.max_consecutive_failures,
                                      poll_interval_s=settings.poll_interval_s,
                                      grace_period_s=0.0,
                                      objective_retry_s=LOCAL_OBJECTIVE_RETRY_S)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from coordinator.hints import StoreOptions
 from coordinator.status import ExperimentStatus, TimeLeft
 from shared.trials import TrialState
 
 
-def describe_status(status: ExperimentStatus, *, window_s: float) -> str:
-    """A few lines saying where the experiment stands, for people to read."""
+def describe_status(status: ExperimentStatus, *, window_s: float,
+                    store: StoreOptions) -> str:
+    """A few lines saying where the experiment stands, for people to read; ``store`` is
+    how the user named the store, for the command a line may suggest."""
     experiment = status.experiment
     created = (experiment.created_at.strftime("%Y-%m-%d %H:%M UTC")
                if experiment.created_at else "unknown")
@@ -15,7 +18,7 @@ def describe_status(status: ExperimentStatus, *, window_s: float) -> str:
         f"Experiment {experiment.exp_key} ({experiment.objective.name}, {experiment.algo}, "
         f"seed {experiment.seed}, created {created})",
         "  trials:     " + _counts(status),
-        "  best loss:  " + _best(status),
+        "  best loss:  " + _best(status, store),
         "  pace:       " + _pace(status, window_s),
         "  time left:  " + _time_left(status.time_left),
         f"  workers:    {len(status.workers)} live" + (":" if status.workers else ""),
@@ -38,13 +41,14 @@ def _counts(status: ExperimentStatus) -> str:
     return ", ".join([done, *others])
 
 
-def _best(status: ExperimentStatus) -> str:
+def _best(status: ExperimentStatus, store: StoreOptions) -> str:
     if status.best is not None and status.best.loss is not None:
         return f"{status.best.loss:.4f} (trial {status.best.tid})"
     failed = status.count(TrialState.ERROR)
     if failed and failed == sum(count for _, count in status.counts):
-        return (f"none: every trial failed (see `python -m coordinator history --exp-key "
-                f"{status.experiment.exp_key} --state error`)")
+        errors = store.command("history", "--exp-key", status.experiment.exp_key,
+                               "--state", "error")
+        return f"none: every trial failed (see `{errors}`)"
     return "none yet"
 
 

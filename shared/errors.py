@@ -4,6 +4,9 @@ Library errors (pymongo, OpenCV, Tesseract) are wrapped at the boundary where th
 with ``raise ... from err``, so callers only ever catch these.
 """
 
+import shlex
+from collections.abc import Sequence
+
 
 class OcrTuneError(Exception):
     """Base of every error this project raises on purpose."""
@@ -35,7 +38,32 @@ class ObjectiveUnavailableError(ObjectiveError):
     succeed, unlike another objective, version, dataset or settings."""
 
 
-class LocalWorkersStoppedError(OcrTuneError):
+class SuggestingError(OcrTuneError):
+    """Raised with a message that suggests a coordinator command to run next.
+
+    ``command`` holds the command's words after ``python -m coordinator``, without the
+    options that name the store (``--history``, ``--mongo``): where those are known, the
+    message is rendered with them (``coordinator.hints``), so that the suggestion reads the
+    store the user named. ``str()`` gives it without them; an empty ``command`` suggests
+    nothing.
+    """
+
+    def __init__(self, before: str, command: Sequence[str] = (), after: str = "") -> None:
+        self.before = before
+        self.command = tuple(command)
+        self.after = after
+        super().__init__(self.render(""))
+
+    def render(self, store_options: str) -> str:
+        """The message, its suggested command followed by ``store_options``, as typed
+        (" --history runs/a.sqlite")."""
+        if not self.command:
+            return self.before + self.after
+        words = shlex.join(["python", "-m", "coordinator", *self.command])
+        return f"{self.before}`{words}{store_options}`{self.after}"
+
+
+class LocalWorkersStoppedError(SuggestingError):
     """Raised when every worker of a local run stopped before the search finished; says why."""
 
 

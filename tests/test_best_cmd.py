@@ -148,7 +148,8 @@ def test_best_of_an_experiment_whose_trials_all_failed_says_where_to_look(
 
     assert result.exit_code == 1
     assert "every one of the 2 trials" in result.output
-    assert f"history --exp-key {FAILED_KEY} --state error" in result.output
+    assert (f"`python -m coordinator history --exp-key {FAILED_KEY} --state error "
+            f"--history {real.path}`") in result.output
 
 
 @pytest.mark.slow

@@ -107,16 +107,35 @@ def test_a_local_run_whose_trials_all_fail_exits_non_zero_saying_why_its_worker_
 
     # Then it ends, exit 1, with one message saying why and how to go on, and no traceback
     assert code == 1, output
+    history = tmp_path / "h.sqlite"
     assert ("Error: the local worker stopped before --max-evals was reached: its trials "
             "failed 5 times in a row; the last error (trial 4): this objective fails every "
-            "trial on purpose; see every failed trial with `coordinator history --state "
-            "error`; fix the cause and run the same command again to resume") in output
+            "trial on purpose; see every failed trial with `python -m coordinator history "
+            f"--exp-key ocr-data --state error --history {history}`; fix the cause and run "
+            "the same command again to resume") in output
     assert "Traceback" not in output
+
+
+def test_a_local_run_stops_at_the_failure_limit_it_is_given(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a run whose objective fails every trial, with a limit of 2 failures in a row
+    register_quadratic()
+    monkeypatch.setattr("coordinator.run.objective_spec",
+                        lambda _request: quadratic_spec(fail_all=True))
+
+    # When it is asked for 50 trials
+    code, output = run("--data", str(SAMPLE), "--max-evals", "50", "--history",
+                       str(tmp_path / "h.sqlite"), "--max-consecutive-failures", "2")
+
+    # Then its worker stops after the second, saying so
+    assert code == 1, output
+    assert "its trials failed 2 times in a row; the last error (trial 1)" in output
 
 
 @pytest.mark.parametrize(("option", "value", "instead"), [
     ("--workers", "4", "start `python -m worker` once per core on each machine instead"),
     ("--trial-timeout", "30", "`python -m worker --trial-timeout S`"),
+    ("--max-consecutive-failures", "2", "`python -m worker --max-consecutive-failures N`"),
 ])
 def test_a_local_run_option_with_mongo_is_a_usage_error_saying_what_to_do_instead(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: str, value: str,
@@ -138,10 +157,11 @@ def test_a_local_run_option_with_mongo_is_a_usage_error_saying_what_to_do_instea
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_workers_variable_with_mongo_is_refused_but_the_shared_trial_timeout_is_not(
+def test_the_workers_variable_with_mongo_is_refused_but_the_shared_worker_limits_are_not(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given OCRTUNE_TRIAL_TIMEOUT_S, which workers started from the same shell also read
+    # Given the variables of the limits that workers started from the same shell also read
     monkeypatch.setenv("OCRTUNE_TRIAL_TIMEOUT_S", "30")
+    monkeypatch.setenv("OCRTUNE_MAX_CONSECUTIVE_FAILURES", "2")
     monkeypatch.setattr("coordinator.run.run_experiment", _search_reached)
 
     # When a run on MongoDB starts, once with OCRTUNE_WORKERS set too
@@ -151,9 +171,11 @@ def test_the_workers_variable_with_mongo_is_refused_but_the_shared_trial_timeout
     accepted, acceptance = run("--data", str(SAMPLE), "--max-evals", "3", "--mongo",
                                "mongo-uri")
 
-    # Then only the worker count is refused; the shared time limit reaches the search
+    # Then only the worker count is refused, naming the variable it came from; the shared
+    # limits reach the search
     assert refused == 2
-    assert "--workers is a local-run option" in refusal
+    assert ("OCRTUNE_WORKERS (the variable of --workers) is a local-run option and does "
+            "nothing with --mongo") in refusal
     assert accepted == 1
     assert "the search was reached on mongo-uri" in acceptance
 

@@ -132,8 +132,9 @@ class _UnreservableStore(SqliteTrialStore):
 
 
 def failing_search(path: Path, *, workers: int = 1,
-                   store_class: type[SqliteTrialStore] = SqliteTrialStore) -> str:
-    """Run a local search whose trials all fail; the message it stopped with."""
+                   store_class: type[SqliteTrialStore] = SqliteTrialStore
+                   ) -> LocalWorkersStoppedError:
+    """Run a local search whose trials all fail; the error it stopped with."""
     with store_class(path) as store:
         experiment = store.ensure_experiment(
             Experiment(exp_key="exp", objective=quadratic_spec(fail_all=True), seed=3))
@@ -142,20 +143,24 @@ def failing_search(path: Path, *, workers: int = 1,
                       SearchSettings(max_evals=50, poll_interval_s=0.01), workers=workers,
                       stop=threading.Event(),
                       worker_settings=WorkerSettings(exp_key="exp", poll_interval_s=0.01))
-    return str(raised.value)
+    return raised.value
 
 
 def test_a_local_run_whose_trials_all_fail_stops_after_the_failure_limit_saying_why(
         tmp_path: Path) -> None:
     # Given an objective that fails every trial, and a search for 50 trials
     # When the local run searches
-    message = failing_search(tmp_path / "h.sqlite")
+    error = failing_search(tmp_path / "h.sqlite")
+    message = str(error)
 
     # Then it stops once its worker gave up, naming the limit, the last error and the fix
     assert message.startswith("the local worker stopped before --max-evals was reached: "
                               f"its trials failed {MAX_CONSECUTIVE_FAILURES} times in a row")
     assert "this objective fails every trial on purpose" in message
-    assert "coordinator history --state error" in message
+    assert "see every failed trial with `python -m coordinator history --exp-key exp " \
+        "--state error`; fix" in message
+    assert "`python -m coordinator history --exp-key exp --state error --history h.sqlite`" \
+        in error.render(" --history h.sqlite")
     assert "run the same command again to resume" in message
     # And every failed trial is kept, none left running
     trials = SqliteTrialStore(tmp_path / "h.sqlite").trials("exp")
@@ -168,7 +173,7 @@ def test_a_local_run_stops_only_when_every_one_of_its_workers_has_stopped(
         tmp_path: Path) -> None:
     # Given two local workers whose trials all fail
     # When the run searches
-    message = failing_search(tmp_path / "h.sqlite", workers=2)
+    message = str(failing_search(tmp_path / "h.sqlite", workers=2))
 
     # Then it stops once both have given up, each after its own streak
     assert message.startswith("the 2 local workers stopped before --max-evals was reached: "
@@ -183,7 +188,7 @@ def test_a_local_worker_ended_by_an_unexpected_error_stops_the_run_naming_the_er
         tmp_path: Path) -> None:
     # Given a history from which the worker cannot reserve a trial
     # When the local run searches
-    message = failing_search(tmp_path / "h.sqlite", store_class=_UnreservableStore)
+    message = str(failing_search(tmp_path / "h.sqlite", store_class=_UnreservableStore))
 
     # Then it stops at once, naming the error, instead of waiting for a worker forever
     assert ("the local worker stopped before --max-evals was reached: an unexpected error, "

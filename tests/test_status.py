@@ -159,7 +159,8 @@ def test_status_shows_each_experiment_its_trials_best_loss_and_live_worker(
     assert "workers:    1 live" in sample and WORKER_ID in sample
     assert f"running:    trial 5 on {WORKER_ID}" in sample
     assert "ocr-empty" in result.output
-    assert "none: every trial failed" in result.output
+    assert (f"none: every trial failed (see `python -m coordinator history --exp-key "
+            f"ocr-all-failed --state error --history {history}`)") in result.output
 
 
 @pytest.mark.slow

@@ -120,11 +120,15 @@ class Worker:
                            self.worker_id, err)
 
     def why_stopped(self, reason: ExitReason) -> str:
-        """The reason, with the refusal's own when the experiment served was refused."""
+        """The reason, with the refusal's own when the experiment served was refused, and
+        the limit when trials failed too often."""
         refusal = self._served_refusal()
         if reason is ExitReason.EXPERIMENT_REFUSED and refusal is not None:
             return f"{reason.value}: {refusal}"
-        return reason.value
+        if reason is ExitReason.TOO_MANY_FAILURES:
+            return (f"its trials failed {self._settings.max_consecutive_failures} times in "
+                    "a row (--max-consecutive-failures)")
+        return str(reason.value)
 
     def _loop(self) -> ExitReason:
         idle_since = time.monotonic()

@@ -174,8 +174,8 @@ def test_a_worker_whose_trials_fail_n_times_in_a_row_stops_with_a_non_zero_exit_
     counts = store.state_counts("failing")
     assert code == 3
     assert (counts[TrialState.ERROR], counts[TrialState.NEW]) == (2, 2)
-    assert ("stops after 2 trial(s): its trials failed --max-consecutive-failures times in "
-            "a row") in worker.log()
+    assert ("stops after 2 trial(s): its trials failed 2 times in a row "
+            "(--max-consecutive-failures)") in worker.log()
 
 
 def test_a_search_in_which_every_trial_fails_ends_non_zero_without_a_best(
@@ -192,7 +192,9 @@ def test_a_search_in_which_every_trial_fails_ends_non_zero_without_a_best(
 
     # Then it ends with an error saying every trial failed, and names no best
     assert code != 0
-    assert "every trial failed, so there is no best configuration" in coordinator.log()
+    assert ("every trial failed, so there is no best configuration; see the errors with "
+            "`python -m coordinator history --exp-key hopeless --state error --mongo <your "
+            "URI>`") in coordinator.log()
     assert "Best loss" not in coordinator.output()
     trials = store.trials("hopeless")
     assert [t.state for t in trials] == [TrialState.ERROR] * 2
