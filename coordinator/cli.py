@@ -11,13 +11,14 @@ from click.core import ParameterSource
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from coordinator import settings as defaults
-from coordinator.comparison import compare_images, comparison_table
+from coordinator.best import compare_best
+from coordinator.comparison import comparison_table
 from coordinator.hints import StoreOptions
 from coordinator.model_summary import SKLEARN_NAME, model_summary
 from coordinator.params_file import params_text
 from coordinator.settings import SearchSettings
 from shared.cli_options import check_exp_key
-from shared.errors import OcrTuneError
+from shared.errors import DatasetError, OcrTuneError
 from shared.logs import LEVELS, configure_logging
 from shared.objective import known_objectives
 from shared.ocr import ENGINES
@@ -29,8 +30,7 @@ from worker.settings import MAX_CONSECUTIVE_FAILURES as WORKER_MAX_CONSECUTIVE_F
 
 if TYPE_CHECKING:
     from coordinator.run import RunResult
-    from shared.jsontypes import JsonObject
-    from shared.trials import ObjectiveSpec
+    from shared.trials import Experiment, Trial
 
 EXIT_STOPPED = 130  # as a shell reports a program ended by Ctrl-C
 # `run` options that only a local run reads, what to use instead with --mongo, and where a
@@ -217,16 +217,26 @@ def _print_result(result: RunResult, store: StoreOptions) -> None:
     click.echo(params_text(outcome.best.params))
     if outcome.completed:
         # A stopped run skips this: it reads every image twice, long after Ctrl-C.
-        _print_scores(result.experiment.objective, outcome.best.params)
+        _print_scores(result.experiment, outcome.best, store)
 
 
-def _print_scores(spec: ObjectiveSpec, params: JsonObject) -> None:
+def _print_scores(experiment: Experiment, best: Trial, store: StoreOptions) -> None:
+    spec = experiment.objective
     if spec.name == OCR_NAME:
-        rows = compare_images(spec, params)
+        try:
+            # Refused when the folder no longer holds the dataset the search scored.
+            rows = compare_best(experiment, best)
+        except DatasetError as err:
+            show = store.command("best", "--exp-key", experiment.exp_key, "--data-dir", "DIR")
+            click.echo(f"Warning: the per-image table is left out: {err}. The search's "
+                       "scores stand: each trial read the dataset as it was when its worker "
+                       f"loaded it. `{show}` shows the table for a copy of that dataset.",
+                       err=True)
+            return
         click.echo("\nPer image, read with no preprocessing (raw) and with the best:")
         click.echo(comparison_table(rows))
     elif spec.name == SKLEARN_NAME:
-        click.echo(model_summary(spec, params))
+        click.echo(model_summary(spec, best.params))
 
 
 # Registers status, history, best, plot, report and apply on `cli`; imported last because

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+import coordinator.run
 from coordinator.cli import cli
 from coordinator.run import RunResult
 from coordinator.search import SearchOutcome, SearchSnapshot
@@ -74,6 +76,35 @@ def test_a_finished_ocr_run_prints_plain_parameters_and_a_row_per_image_and_the_
     assert best.loss is not None and loss_best == pytest.approx(best.loss, abs=0.002)
 
 
+def test_a_dataset_changed_during_the_run_leaves_the_table_out_saying_so(
+        tmp_path: Path, make_dataset: MakeDataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a search during which one of its texts is edited
+    data = make_dataset(TEXTS)
+    history = tmp_path / "h.sqlite"
+    search = coordinator.run.run_experiment
+
+    def search_then_edit(*args: Any, **kwargs: Any) -> RunResult:
+        result = search(*args, **kwargs)
+        with (data / "texts" / "fox.txt").open("a", encoding="utf-8") as text:
+            text.write(" jumps")
+        return result
+
+    monkeypatch.setattr("coordinator.run.run_experiment", search_then_edit)
+
+    # When it runs to its end
+    result = run("--data", str(data), "--max-evals", "2", "--history", str(history))
+
+    # Then it shows the best, but no table scored on other data, and says why and what
+    # shows the table instead
+    assert result.exit_code == 0, result.output
+    assert "Best loss" in result.stdout
+    assert "Per image" not in result.stdout
+    assert (f"Warning: the per-image table is left out: the dataset in {data} differs from "
+            "experiment 'ocr-dataset'") in result.stderr
+    assert (f"`python -m coordinator best --exp-key ocr-dataset --data-dir DIR --history "
+            f"{history}` shows the table") in result.stderr
+
+
 def test_a_run_stopped_before_max_evals_prints_the_best_so_far_without_reading_images_again(
         tmp_path: Path, make_dataset: MakeDataset, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a search that has finished one trial
@@ -85,7 +116,7 @@ def test_a_run_stopped_before_max_evals_prints_the_best_so_far_without_reading_i
     stopped = threading.Event()
     stopped.set()
     monkeypatch.setattr("coordinator.cli.stop_on_signals", lambda _what: stopped)
-    monkeypatch.setattr("coordinator.cli.compare_images", _no_comparison)
+    monkeypatch.setattr("coordinator.cli.compare_best", _no_comparison)
 
     # When it is resumed for ten trials
     result = run("--data", str(data), "--max-evals", "10", "--history", str(history))
