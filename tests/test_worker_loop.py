@@ -108,6 +108,49 @@ def test_a_worker_that_cannot_remove_its_record_still_stops_as_it_would(
             "is old.") in caplog.text
 
 
+def _worker_meeting_a_new_experiment(store: SqliteTrialStore, settings: WorkerSettings
+                                     ) -> tuple[ExitReason, float]:
+    """Run a worker that serves every experiment; 0.3 s in, one is created with a trial,
+    which it must evaluate. Its exit reason, and how long it ran."""
+    started = time.monotonic()
+    creator = threading.Timer(0.3, lambda: queue(store, "late", [1.0]))
+    creator.start()
+    try:
+        reason = Worker(store, settings).run()
+    finally:
+        creator.join()
+    assert [t.state for t in store.trials("late")] == [TrialState.DONE]
+    return reason, time.monotonic() - started
+
+
+def test_an_idle_worker_takes_up_an_experiment_created_after_it_started_within_a_second(
+        store: SqliteTrialStore) -> None:
+    # Given a worker of every experiment that re-reads them every 60 s while busy, every
+    # 0.5 s while idle, and stops after one trial
+    settings = fast(reserve_timeout_s=None, max_jobs=1, experiments_refresh_s=60.0,
+                    idle_experiments_refresh_s=0.5)
+
+    # When an experiment is created while it waits for work
+    reason, ran_s = _worker_meeting_a_new_experiment(store, settings)
+
+    # Then it evaluated that experiment's trial long before the busy interval came round
+    assert reason is ExitReason.MAX_JOBS
+    assert ran_s < 30
+
+
+def test_a_worker_looks_for_new_experiments_once_more_before_it_gives_up(
+        store: SqliteTrialStore) -> None:
+    # Given a worker that re-reads the experiments only every 60 s, idle or not, and gives
+    # up after 1 s without a trial
+    settings = fast(reserve_timeout_s=1.0, experiments_refresh_s=60.0,
+                    idle_experiments_refresh_s=60.0)
+
+    # When an experiment is created while it waits / Then its trial is still evaluated
+    # before the worker gives up
+    reason, _ = _worker_meeting_a_new_experiment(store, settings)
+    assert reason is ExitReason.IDLE
+
+
 def test_a_reservation_whose_reply_was_lost_is_taken_up_not_left_to_its_lease(
         tmp_path: Path) -> None:
     # Given a store that reserves a trial and then loses the reply, as in an outage

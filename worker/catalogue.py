@@ -36,10 +36,12 @@ class ExperimentCatalogue:
         self._failed_loads: dict[str, int] = {}
         self._read_at: float | None = None
 
-    def servable(self) -> list[str]:
-        """Keys of the experiments to reserve trials from; re-read when due."""
+    def servable(self, *, max_age_s: float | None = None) -> list[str]:
+        """Keys of the experiments to reserve trials from; re-read when due, or when the
+        list is older than ``max_age_s``."""
         now = time.monotonic()
-        if self._read_at is None or now - self._read_at >= self._refresh_s:
+        age_limit = self._refresh_s if max_age_s is None else min(max_age_s, self._refresh_s)
+        if self._read_at is None or now - self._read_at >= age_limit:
             self._read()
             self._read_at = now
         return sorted(key for key in self._experiments if key not in self._refused

@@ -132,6 +132,7 @@ class Worker:
 
     def _loop(self) -> ExitReason:
         idle_since = time.monotonic()
+        idle = False
         while True:
             if self._stop.is_set():
                 return self._stop_means
@@ -141,14 +142,22 @@ class Worker:
                 return ExitReason.EXPERIMENT_REFUSED
 
             self._announce_if_due()
-            trial = self._reserve()
+            # Idle, it looks for new experiments more often: one may have been created.
+            trial = self._reserve(
+                experiments_age_s=self._settings.idle_experiments_refresh_s if idle else None)
 
             if trial is None:
+                idle = True
                 timeout_s = self._settings.reserve_timeout_s
-                if timeout_s is not None and time.monotonic() - idle_since >= timeout_s:
+                if timeout_s is None or time.monotonic() - idle_since < timeout_s:
+                    self._stop.wait(self._settings.poll_interval_s)
+                    continue
+                # A last look, the experiments read afresh, before it gives up.
+                trial = self._reserve(experiments_age_s=0.0)
+                if trial is None:
                     return ExitReason.IDLE
-                self._stop.wait(self._settings.poll_interval_s)
-                continue
+
+            idle = False
 
             result = self._evaluate(trial)
 
@@ -163,9 +172,12 @@ class Worker:
         exp_key = self._settings.exp_key
         return None if exp_key is None else self._catalogue.refusal(exp_key)
 
-    def _reserve(self) -> Trial | None:
-        exp_keys = retry_unavailable(self._catalogue.servable, what="listing experiments",
-                                     stop=self._stop)
+    def _reserve(self, *, experiments_age_s: float | None = None) -> Trial | None:
+        """A trial of a servable experiment, the list of those no older than
+        ``experiments_age_s`` (None: the catalogue's own interval)."""
+        exp_keys = retry_unavailable(
+            lambda: self._catalogue.servable(max_age_s=experiments_age_s),
+            what="listing experiments", stop=self._stop)
         if not exp_keys:
             return None
         trial = retry_unavailable(lambda: self._reserve_once(exp_keys),

@@ -25,8 +25,11 @@ TRIAL_TIMEOUT_S = 600.0
 # After SIGTERM, how long the current trial may still run before it is handed back.
 GRACE_PERIOD_S = 30.0
 MAX_CONSECUTIVE_FAILURES = 5
-# How often a worker re-reads the list of experiments it can serve.
+# How often a worker re-reads the list of experiments it can serve while it is busy, and
+# while it is idle: an experiment created meanwhile then gets its workers within a second.
+# One small read a second per idle worker costs the database nothing.
 EXPERIMENTS_REFRESH_S = 10.0
+IDLE_EXPERIMENTS_REFRESH_S = 1.0
 # How long a worker leaves an experiment alone after a failure to load its objective that
 # may pass (the evaluation process did not start, the dataset could not be read, the OCR
 # engine did not start) before it tries again: long enough not to spin, short enough that
@@ -49,6 +52,7 @@ class WorkerSettings:
     grace_period_s: float = GRACE_PERIOD_S
     data_dir: Path | None = None
     experiments_refresh_s: float = EXPERIMENTS_REFRESH_S
+    idle_experiments_refresh_s: float = IDLE_EXPERIMENTS_REFRESH_S
     objective_retry_s: float = OBJECTIVE_RETRY_S
     objective_retries: int | None = OBJECTIVE_RETRIES
     announce_interval_s: float = ANNOUNCE_INTERVAL_S
@@ -60,6 +64,8 @@ class WorkerSettings:
         _positive("announce_interval_s", self.announce_interval_s)
         _positive("objective_retry_s", self.objective_retry_s)
         _positive("experiments_refresh_s", self.experiments_refresh_s, allow_zero=True)
+        _positive("idle_experiments_refresh_s", self.idle_experiments_refresh_s,
+                  allow_zero=True)
         if self.objective_retries is not None and self.objective_retries < 1:
             raise ConfigError(f"objective_retries={self.objective_retries} must be at least "
                               "1, or None to retry without limit")

@@ -45,8 +45,8 @@ def start_search(launcher: Launcher, store: MongoTrialStore, *, exp_key: str,
                  lease_timeout_s: float = LEASE_TIMEOUT_S) -> tuple[Program, list[Program]]:
     """A coordinator, and once it has created the experiment, ``workers`` workers for it.
 
-    Workers start after the experiment exists because a worker looks for a missing
-    experiment again only every 10 s (``EXPERIMENTS_REFRESH_S``).
+    Workers start after the experiment exists, so that each serves it from its first
+    look rather than finding it on a later one (``IDLE_EXPERIMENTS_REFRESH_S``).
     """
     coordinator = launcher.coordinator(
         exp_key=exp_key, max_evals=max_evals, data_dir=data_dir, lease_timeout_s=lease_timeout_s,
