@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from click.core import ParameterSource
@@ -57,6 +59,21 @@ _LOCAL_RUN_ONLY = {
 def cli(log_level: str) -> None:
     """Find the image preprocessing that makes Tesseract read your photos best."""
     configure_logging(log_level.upper())
+
+
+def exit_on_interrupt() -> None:
+    """Make Ctrl-C end the program with the shell's 130, where click would print
+    "Aborted!" and exit 1; for ``python -m coordinator``, not for a caller's process.
+
+    The commands that look at a search change no trial, and write each file they write
+    whole; `run` takes the signal over, to stop its search and hand its trials back.
+    """
+    signal.signal(signal.SIGINT, _interrupted)
+
+
+def _interrupted(_signum: int, _frame: FrameType | None) -> NoReturn:
+    click.echo("Interrupted.", err=True)
+    sys.exit(EXIT_STOPPED)
 
 
 @cli.command()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -209,3 +212,29 @@ def test_a_dataset_that_moved_is_found_again_with_data_dir(real: RealHistory,
     assert str(tmp_path / "gone") in lost.output and "pass --data-dir" in lost.output
     assert found.exit_code == 0, found.output
     assert "total loss" in found.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_best_exits_130_as_an_interrupted_program(
+        real: RealHistory, tmp_path: Path) -> None:
+    # Given `best` busy reading the images again, as a program of its own
+    saved = tmp_path / "best.json"
+    best = subprocess.Popen(
+        [sys.executable, "-m", "coordinator", "best", "--history", str(real.path),
+         "--exp-key", EXP_KEY, "--save", str(saved)],
+        cwd=DATA_DIR.parent, stderr=subprocess.PIPE, text=True)
+    assert best.stderr is not None
+    for line in best.stderr:
+        if "Read dataset" in line:
+            break
+
+    # When Ctrl-C reaches it
+    best.send_signal(signal.SIGINT)
+    _, rest = best.communicate(timeout=60)
+
+    # Then it exits as a shell's interrupted program, without click's "Aborted!" or a
+    # traceback, and the parameters it saved before scoring are whole
+    assert best.returncode == 130, rest
+    assert "Interrupted." in rest
+    assert "Aborted" not in rest and "Traceback" not in rest
+    assert load_params(saved).tid == BEST_TID
