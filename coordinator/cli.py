@@ -141,6 +141,7 @@ def run(ctx: click.Context, *, data_dir: Path | None, objective: str, dataset: s
         no_worker_warning_s: float) -> None:
     """Search for the best preprocessing; run again to resume where it stopped."""
     _refuse_local_run_options(ctx, mongo)
+    _refuse_other_objectives_options(ctx, objective)
     # Imported here: the search loads hyperopt, which takes seconds, and the other
     # commands do not need it.
     from coordinator.progress import SearchProgress  # noqa: PLC0415
@@ -199,6 +200,21 @@ def _refuse_local_run_options(ctx: click.Context, mongo: str | None) -> None:
                 given = f"{_envvar(ctx, name)} (the variable of {option})"
             raise click.UsageError(f"{given} is a local-run option and does nothing with "
                                    f"--mongo; {instead}", ctx=ctx)
+
+
+def _refuse_other_objectives_options(ctx: click.Context, objective: str) -> None:
+    """An option of the other objective, typed on the command line, would be ignored.
+    (From the environment it is left alone: a deployment's file may set both.)"""
+    typed = {name for name in ("data_dir", "dataset", "target")
+             if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
+    if objective == SKLEARN_NAME and "data_dir" in typed:
+        raise click.UsageError("--data is a folder of images for the OCR objective; "
+                               "--objective sklearn reads --dataset (iris, or a CSV file "
+                               "with --target naming its class column)", ctx=ctx)
+    if objective == OCR_NAME and typed & {"dataset", "target"}:
+        raise click.UsageError("--dataset and --target are for --objective sklearn; add it "
+                               "to tune a model, or leave them out to tune OCR on --data",
+                               ctx=ctx)
 
 
 def _envvar(ctx: click.Context, name: str) -> str:

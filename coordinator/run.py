@@ -55,7 +55,7 @@ class RunRequest:
         """The experiment key: given, or the objective and its data's name."""
         if self.exp_key:
             return self.exp_key
-        if self.data_dir is not None:
+        if self.objective == OCR_NAME and self.data_dir is not None:
             return f"{self.objective}-{self.data_dir.resolve().name}"
         return f"{self.objective}-{Path(self.dataset or 'data').stem}"
 

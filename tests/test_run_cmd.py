@@ -34,6 +34,36 @@ def test_the_sklearn_objective_runs_on_iris_and_reports_pipeline_and_held_out_ac
     assert "Held-out accuracy: " in output
 
 
+@pytest.mark.parametrize(("args", "refusal"), [
+    (["--objective", "sklearn", "--dataset", "iris", "--data", str(SAMPLE)],
+     "--data is a folder of images for the OCR objective; --objective sklearn reads "
+     "--dataset"),
+    (["--data", str(SAMPLE), "--dataset", "iris"],
+     "--dataset and --target are for --objective sklearn"),
+    (["--data", str(SAMPLE), "--target", "species"],
+     "--dataset and --target are for --objective sklearn"),
+])
+def test_an_option_of_the_other_objective_is_a_usage_error_not_ignored(
+        tmp_path: Path, args: list[str], refusal: str) -> None:
+    code, output = run(*args, "--max-evals", "3", "--history", str(tmp_path / "h.sqlite"))
+
+    assert code == 2, output
+    assert refusal in output
+    assert not (tmp_path / "h.sqlite").exists()
+
+
+def test_the_data_variable_set_for_ocr_leaves_an_sklearn_run_and_its_name_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given OCRTUNE_DATA, as a deployment's file sets it for OCR runs
+    monkeypatch.setenv("OCRTUNE_DATA", str(SAMPLE))
+
+    # When an sklearn run starts / Then it runs, named after its dataset, not the folder
+    code, output = run("--objective", "sklearn", "--dataset", "iris", "--max-evals", "2",
+                       "--history", str(tmp_path / "h.sqlite"))
+    assert code == 0, output
+    assert "Experiment sklearn-iris: 2 trials finished" in output
+
+
 def test_an_ocr_run_without_data_says_which_option_is_missing(tmp_path: Path) -> None:
     code, output = run("--max-evals", "3", "--history", str(tmp_path / "h.sqlite"))
 
