@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from coordinator.history_lock import history_locked
 from coordinator.local import LOCAL_OBJECTIVE_RETRY_S, run_local
 from coordinator.search import Search, SearchOutcome, SearchSnapshot
 from coordinator.settings import SearchSettings
@@ -91,10 +93,14 @@ def run_experiment(request: RunRequest, settings: SearchSettings, *,
                         algo=request.algo, seed=request.seed,
                         lease_timeout_s=settings.lease_timeout_s)
     where = describe_store(mongo=request.mongo, history=request.history)
-    # The database may come up after the coordinator (a cluster starts pods in any order).
-    store = retry_unavailable(lambda: open_store(mongo=request.mongo, history=request.history),
-                              what="connecting", stop=stop)
-    with store:
+    with contextlib.ExitStack() as held:
+        if not request.mongo:
+            held.enter_context(history_locked(request.history))
+        # The database may come up after the coordinator (a cluster starts pods in any
+        # order).
+        store = held.enter_context(retry_unavailable(
+            lambda: open_store(mongo=request.mongo, history=request.history),
+            what="connecting", stop=stop))
         experiment = retry_unavailable(lambda: store.ensure_experiment(wanted),
                                        what="creating the experiment", stop=stop)
         _warn_if_settings_differ(experiment, wanted,
