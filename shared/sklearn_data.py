@@ -92,8 +92,8 @@ def _read_rows(path: Path, text: str) -> tuple[list[str], list[list[str]]]:
 def _target_index(path: Path, header: list[str], target: str) -> int:
     if target not in header:
         raise DatasetError(f"{path} has no column called {target!r}; its columns are "
-                           f"{', '.join(map(repr, header))}. Name the class column with "
-                           "--target.")
+                           f"{', '.join(map(repr, header))}; name the class column with "
+                           "--target")
     if len(header) < 2:
         raise DatasetError(f"{path} has only the class column {target!r}; it needs at "
                            "least one feature column beside it")
@@ -114,8 +114,8 @@ def _feature_columns(path: Path, header: list[str], rows: list[list[str]],
             values[number - 2, column] = value
     if bad:
         raise DatasetError(f"{path}: feature columns must hold finite numbers in every row, "
-                           f"but these do not: {'; '.join(bad)}. Drop or encode those "
-                           "columns, or fill the empty cells.")
+                           f"but these do not: {'; '.join(bad)}; drop or encode those "
+                           "columns, or fill the empty cells")
     return values, tuple(header[index] for index in indices)
 
 
@@ -163,5 +163,5 @@ def _check_classes(source: str, y_train: NDArray[Any], cv_folds: int) -> None:
     if scarce:
         listed = ", ".join(f"{label!r}: {count}" for label, count in scarce.items())
         raise DatasetError(f"{source}: {cv_folds}-fold cross-validation needs at least "
-                           f"{cv_folds} training rows of each class, but has only {listed}. "
-                           "Use fewer folds (cv_folds), a smaller test_size, or more rows.")
+                           f"{cv_folds} training rows of each class, but has only {listed}; "
+                           "use fewer folds (cv_folds), a smaller test_size, or more rows")

@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import load_iris
 
 from shared.dataset import load_dataset
-from shared.errors import ObjectiveError
+from shared.errors import DatasetError, ObjectiveError
 from shared.objective import check_compatible
 from shared.ocr_objective import OCR_OBJECTIVE, ocr_spec
 from shared.sklearn_objective import SKLEARN_OBJECTIVE, sklearn_spec
@@ -86,3 +86,23 @@ def test_an_experiment_of_another_version_is_refused_with_each_sentence_ended_on
 
     assert line.endswith(f"built from the same release as the coordinator. {SERVED_ON}")
     assert ".." not in line
+
+
+@pytest.mark.parametrize(("target", "rows", "edit"), [
+    ("kind", 150, None),  # no such column
+    ("species", 150, "a,b,c,d,species\n,1,2,3,setosa\n"),  # an empty cell
+    ("species", 3, None),  # one class only
+    ("species", 53, None),  # too few rows of a class to cross-validate
+])
+def test_a_bad_csv_file_is_refused_with_no_sentence_left_for_the_caller_to_end(
+        tmp_path: Path, target: str, rows: int, edit: str | None) -> None:
+    # Given a CSV file a worker or coordinator cannot use
+    path = write_iris(tmp_path / "flowers.csv", rows)
+    if edit is not None:
+        path.write_text(edit + path.read_text(encoding="utf-8").split("\n", 1)[1],
+                        encoding="utf-8")
+
+    # When it is read / Then the reason ends open, as the callers that quote it expect
+    with pytest.raises(DatasetError) as caught:
+        sklearn_spec(str(path), target)
+    assert not str(caught.value).endswith(".")
