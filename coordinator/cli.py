@@ -19,7 +19,7 @@ from coordinator.hints import StoreOptions
 from coordinator.model_summary import SKLEARN_NAME, model_summary
 from coordinator.params_file import params_text
 from coordinator.settings import SearchSettings
-from shared.cli_options import check_exp_key
+from shared.cli_options import check_exp_key, option
 from shared.errors import DatasetError, OcrTuneError
 from shared.logs import LEVELS, configure_logging
 from shared.objective import known_objectives
@@ -53,7 +53,7 @@ _LOCAL_RUN_ONLY = {
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="INFO",
+@option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="INFO",
               envvar="OCRTUNE_LOG_LEVEL", show_default=True, help="How much to log.")
 @click.version_option(package_name="ocr-tune")
 def cli(log_level: str) -> None:
@@ -77,58 +77,58 @@ def _interrupted(_signum: int, _frame: FrameType | None) -> NoReturn:
 
 
 @cli.command()
-@click.option("--data", "data_dir", envvar="OCRTUNE_DATA",
+@option("--data", "data_dir", envvar="OCRTUNE_DATA",
               type=click.Path(path_type=Path, file_okay=False),
               help="OCR: the folder with images/NAME.{jpg,png,...} and texts/NAME.txt.")
-@click.option("--objective", type=click.Choice(known_objectives()), default="ocr",
+@option("--objective", type=click.Choice(known_objectives()), default="ocr",
               envvar="OCRTUNE_OBJECTIVE", show_default=True,
               help="What to tune: OCR preprocessing, or a scikit-learn model (sklearn).")
-@click.option("--dataset", envvar="OCRTUNE_DATASET",
+@option("--dataset", envvar="OCRTUNE_DATASET",
               help="sklearn: iris, or a CSV file with a header row.")
-@click.option("--target", envvar="OCRTUNE_TARGET",
+@option("--target", envvar="OCRTUNE_TARGET",
               help="sklearn: the CSV column holding the class.")
-@click.option("--max-evals", required=True, type=click.IntRange(min=1),
+@option("--max-evals", required=True, type=click.IntRange(min=1),
               envvar="OCRTUNE_MAX_EVALS", help="Finish when this many trials are finished.")
-@click.option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
+@option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
               help="Experiment name. [default: <objective>-<data folder or dataset name>]")
-@click.option("--algo", type=click.Choice(defaults.ALGORITHM_NAMES), default="tpe",
+@option("--algo", type=click.Choice(defaults.ALGORITHM_NAMES), default="tpe",
               envvar="OCRTUNE_ALGO", show_default=True, help="hyperopt's search algorithm.")
-@click.option("--seed", type=int, default=0, envvar="OCRTUNE_SEED", show_default=True,
+@option("--seed", type=int, default=0, envvar="OCRTUNE_SEED", show_default=True,
               help="Seed of the search; the same seed suggests the same trials.")
-@click.option("--engine", type=click.Choice(sorted(ENGINES)), default="tesserocr",
+@option("--engine", type=click.Choice(sorted(ENGINES)), default="tesserocr",
               envvar="OCRTUNE_ENGINE", show_default=True,
               help="tesserocr: Tesseract in-process; pytesseract: the tesseract command.")
-@click.option("--lang", default="eng", envvar="OCRTUNE_LANG", show_default=True,
+@option("--lang", default="eng", envvar="OCRTUNE_LANG", show_default=True,
               help="Tesseract language(s), e.g. eng or eng+deu.")
-@click.option("--mongo", envvar="OCRTUNE_MONGO", metavar="URI",
+@option("--mongo", envvar="OCRTUNE_MONGO", metavar="URI",
               help="Keep trials in MongoDB for workers to evaluate (mongodb://, "
                    "mongodb+srv:// or mongo://host:port/db/jobs). Without it the search "
                    "runs here, its trials in --history.")
-@click.option("--history", type=click.Path(path_type=Path, dir_okay=False),
+@option("--history", type=click.Path(path_type=Path, dir_okay=False),
               default=DEFAULT_HISTORY, envvar="OCRTUNE_HISTORY", show_default=True,
               help="Local run: the SQLite file that keeps the trials and is resumed from.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, envvar="OCRTUNE_WORKERS",
+@option("--workers", type=click.IntRange(min=1), default=1, envvar="OCRTUNE_WORKERS",
               show_default=True, help="Local run: trials evaluated at once.")
-@click.option("--queue-per-worker", type=click.IntRange(min=1),
+@option("--queue-per-worker", type=click.IntRange(min=1),
               default=defaults.QUEUE_PER_WORKER, envvar="OCRTUNE_QUEUE_PER_WORKER",
               show_default=True, help="Suggestions kept queued for each live worker.")
-@click.option("--lease-timeout", "lease_timeout_s", type=click.FloatRange(min=1),
+@option("--lease-timeout", "lease_timeout_s", type=click.FloatRange(min=1),
               default=defaults.LEASE_TIMEOUT_S, envvar="OCRTUNE_LEASE_TIMEOUT_S",
               show_default=True,
               help="Seconds without a heartbeat before a trial is requeued; recorded on a "
                    "new experiment, which its workers follow. A resumed one keeps its own.")
-@click.option("--max-attempts", type=click.IntRange(min=1), default=defaults.MAX_ATTEMPTS,
+@option("--max-attempts", type=click.IntRange(min=1), default=defaults.MAX_ATTEMPTS,
               envvar="OCRTUNE_MAX_ATTEMPTS", show_default=True,
               help="Expired leases after which a trial is failed for good.")
-@click.option("--trial-timeout", "trial_timeout_s", type=click.FloatRange(min=1),
+@option("--trial-timeout", "trial_timeout_s", type=click.FloatRange(min=1),
               envvar="OCRTUNE_TRIAL_TIMEOUT_S",
               help="Local run: seconds after which a trial is stopped and failed.")
-@click.option("--max-consecutive-failures", type=click.IntRange(min=1),
+@option("--max-consecutive-failures", type=click.IntRange(min=1),
               default=WORKER_MAX_CONSECUTIVE_FAILURES,
               envvar="OCRTUNE_MAX_CONSECUTIVE_FAILURES", show_default=True,
               help="Local run: stop after this many failed trials in a row (the finished "
                    "ones are kept).")
-@click.option("--no-worker-warning", "no_worker_warning_s", type=click.FloatRange(min=1),
+@option("--no-worker-warning", "no_worker_warning_s", type=click.FloatRange(min=1),
               default=defaults.NO_WORKER_WARNING_S, envvar="OCRTUNE_NO_WORKER_WARNING_S",
               show_default=True,
               help="Seconds trials may wait with no live worker before a warning says so.")
@@ -192,12 +192,12 @@ def _refuse_local_run_options(ctx: click.Context, mongo: str | None) -> None:
     """A local-run option given with --mongo would be ignored: refuse it, saying instead."""
     if not mongo:
         return
-    for name, (option, instead, sources) in _LOCAL_RUN_ONLY.items():
+    for name, (flag, instead, sources) in _LOCAL_RUN_ONLY.items():
         source = ctx.get_parameter_source(name)
         if source in sources:
-            given = option
+            given = flag
             if source is ParameterSource.ENVIRONMENT:
-                given = f"{_envvar(ctx, name)} (the variable of {option})"
+                given = f"{_envvar(ctx, name)} (the variable of {flag})"
             raise click.UsageError(f"{given} is a local-run option and does nothing with "
                                    f"--mongo; {instead}", ctx=ctx)
 

@@ -30,7 +30,7 @@ from coordinator.reading import open_for_reading, pick_experiment
 from coordinator.report import build_report, write_report
 from coordinator.status import PACE_WINDOW_S, read_status
 from coordinator.status_text import describe_status
-from shared.cli_options import check_exp_key
+from shared.cli_options import check_exp_key, option
 from shared.errors import ConfigError, OcrTuneError
 from shared.ocr import ENGINES
 from shared.ocr_objective import OBJECTIVE_NAME
@@ -70,23 +70,23 @@ def _store_options_given() -> StoreOptions:
 
 def _store_options(command: Callable[P, R]) -> Callable[P, R]:
     """``--mongo`` and ``--history``, as ``coordinator run`` spells them."""
-    command = click.option(
+    command = option(
         "--history", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_HISTORY,
         envvar="OCRTUNE_HISTORY", show_default=True,
         help="The SQLite history file of a local run (used without --mongo).")(command)
-    return click.option(
+    return option(
         "--mongo", envvar="OCRTUNE_MONGO", metavar="URI",
         help="Read the trials from MongoDB (mongodb://, mongodb+srv:// or "
              "mongo://host:port/db/jobs) instead of --history.")(command)
 
 
 def _exp_key_option(command: Callable[P, R]) -> Callable[P, R]:
-    return click.option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
+    return option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
                         help="The experiment. [default: the store's only one]")(command)
 
 
 def _data_dir_option(command: Callable[P, R]) -> Callable[P, R]:
-    return click.option(
+    return option(
         "--data-dir", type=click.Path(path_type=Path, file_okay=False),
         envvar="OCRTUNE_DATA_DIR",
         help="Where the experiment's dataset is on this machine, if not where it was "
@@ -94,12 +94,12 @@ def _data_dir_option(command: Callable[P, R]) -> Callable[P, R]:
 
 
 @cli.command()
-@click.option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
+@option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
               help="Only this experiment. [default: every experiment]")
-@click.option("--max-evals", type=click.IntRange(min=1), envvar="OCRTUNE_MAX_EVALS",
+@option("--max-evals", type=click.IntRange(min=1), envvar="OCRTUNE_MAX_EVALS",
               help="The search's --max-evals, so the time left counts the trials still to "
                    "suggest. [default: count only queued and running trials]")
-@click.option("--window", "window_min", type=click.FloatRange(min=0.1),
+@option("--window", "window_min", type=click.FloatRange(min=0.1),
               default=PACE_WINDOW_S / 60, show_default=True,
               help="Minutes of finished trials the pace is measured over.")
 @_store_options
@@ -128,11 +128,11 @@ def status(*, exp_key: str | None, max_evals: int | None, window_min: float,
 
 @cli.command("history")
 @_exp_key_option
-@click.option("--state", type=click.Choice([s.name.lower() for s in TrialState]),
+@option("--state", type=click.Choice([s.name.lower() for s in TrialState]),
               help="Only the trials in this state.")
-@click.option("--best", "best_n", type=click.IntRange(min=1),
+@option("--best", "best_n", type=click.IntRange(min=1),
               help="Only the N trials with the lowest loss, best first.")
-@click.option("--format", "output_format", type=click.Choice(sorted(_FORMATTERS)),
+@option("--format", "output_format", type=click.Choice(sorted(_FORMATTERS)),
               default="table", show_default=True, help="How to write the trials.")
 @_store_options
 @_user_errors
@@ -163,7 +163,7 @@ def history_command(*, exp_key: str | None, state: str | None, best_n: int | Non
 
 @cli.command()
 @_exp_key_option
-@click.option("--save", type=click.Path(path_type=Path, dir_okay=False),
+@option("--save", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the parameters, with their experiment, trial, loss and engine, "
                    "to this JSON file (what `apply --params` reads).")
 @_data_dir_option
@@ -206,7 +206,7 @@ def _png_path(_ctx: click.Context, _param: click.Parameter, path: Path) -> Path:
 
 @cli.command()
 @_exp_key_option
-@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
               callback=_png_path, help="The PNG file to write (NAME.png).")
 @_store_options
 @_user_errors
@@ -225,7 +225,7 @@ def plot(*, exp_key: str | None, out: Path, mongo: str | None, history: Path) ->
 
 @cli.command()
 @_exp_key_option
-@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="The HTML file to write.")
 @_data_dir_option
 @_store_options
@@ -247,15 +247,15 @@ def report(*, exp_key: str | None, out: Path, data_dir: Path | None, mongo: str 
 
 
 @cli.command()
-@click.option("--params", "params_file", required=True,
+@option("--params", "params_file", required=True,
               type=click.Path(path_type=Path, dir_okay=False),
               help="Parameters saved by `best --save`, or a bare parameters object.")
 @click.argument("images", nargs=-1, required=True,
                 type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--engine", type=click.Choice(sorted(ENGINES)),
+@option("--engine", type=click.Choice(sorted(ENGINES)),
               help="OCR engine. [default: the one the parameters were tuned with]")
-@click.option("--lang", help="Tesseract language(s). [default: as tuned, else eng]")
-@click.option("--save-preprocessed", type=click.Path(path_type=Path, file_okay=False),
+@option("--lang", help="Tesseract language(s). [default: as tuned, else eng]")
+@option("--save-preprocessed", type=click.Path(path_type=Path, file_okay=False),
               help="Also write each preprocessed image to this folder as NAME.png.")
 @_user_errors
 def apply(*, params_file: Path, images: tuple[Path, ...], engine: str | None,

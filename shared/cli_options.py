@@ -1,8 +1,30 @@
-"""Checks of command-line values that the coordinator's and the worker's commands share."""
+"""Options and checks of values that the coordinator's and the worker's commands share."""
 
 from __future__ import annotations
 
+import functools
+
 import click
+from click.core import ParameterSource
+
+
+class VariableNamingOption(click.Option):
+    """An option whose error names the environment variable its bad value came from.
+
+    click names only the option ("Invalid value for '--trial-timeout'"), which misleads
+    someone who never typed it: the value came from a deployment's file or their shell.
+    """
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        hint = super().get_error_hint(ctx)
+        if (ctx is not None and self.name is not None and isinstance(self.envvar, str)
+                and ctx.get_parameter_source(self.name) is ParameterSource.ENVIRONMENT):
+            return f"{hint} (from {self.envvar})"
+        return hint
+
+
+# ``click.option`` making VariableNamingOption options: every option of our commands.
+option = functools.partial(click.option, cls=VariableNamingOption)
 
 
 def check_exp_key(_ctx: click.Context, _param: click.Parameter, value: str | None

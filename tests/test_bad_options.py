@@ -127,6 +127,40 @@ def test_a_coordinator_option_out_of_range_is_a_usage_error_naming_it(
     assert not (tmp_path / "h.sqlite").exists()
 
 
+@pytest.mark.parametrize(("command", "variable", "named"), [
+    (["run", "--data", SAMPLE_DATA], "OCRTUNE_TRIAL_TIMEOUT_S",
+     "Invalid value for '--trial-timeout' (from OCRTUNE_TRIAL_TIMEOUT_S): 'abc'"),
+    (["run", "--data", SAMPLE_DATA], "OCRTUNE_MAX_EVALS",
+     "Invalid value for '--max-evals' (from OCRTUNE_MAX_EVALS): 'abc'"),
+    (["status"], "OCRTUNE_MAX_EVALS",
+     "Invalid value for '--max-evals' (from OCRTUNE_MAX_EVALS): 'abc'"),
+    (["worker", "--mongo", NOWHERE], "OCRTUNE_POLL_INTERVAL_S",
+     "Invalid value for '--poll-interval' (from OCRTUNE_POLL_INTERVAL_S): 'abc'"),
+])
+def test_a_bad_value_from_the_environment_is_refused_naming_the_variable(
+        command: list[str], variable: str, named: str, tmp_path: Path) -> None:
+    program = worker.cli.cli if command[0] == "worker" else coordinator_cli
+    args = command[1:] if command[0] == "worker" else [
+        *command, "--history", str(tmp_path / "h.sqlite")]
+    if command[0] == "run" and variable != "OCRTUNE_MAX_EVALS":
+        args += ["--max-evals", "1"]
+
+    env: dict[str, str | None] = {key: None for key in os.environ
+                                  if key.startswith("OCRTUNE_")}
+    result = CliRunner(env={**env, variable: "abc"}).invoke(program, args)
+
+    assert result.exit_code == USAGE_ERROR, result.output
+    assert named in result.output
+
+
+def test_a_bad_value_typed_on_the_command_line_names_the_option_alone(tmp_path: Path) -> None:
+    result = invoke(coordinator_cli, ["run", "--data", SAMPLE_DATA, "--max-evals", "abc",
+                                      "--history", str(tmp_path / "h.sqlite")])
+
+    assert result.exit_code == USAGE_ERROR
+    assert "Invalid value for '--max-evals': 'abc'" in result.output
+
+
 @pytest.mark.parametrize("key", ["", " ", "\t "])
 @pytest.mark.parametrize("command", [
     ["run", "--data", SAMPLE_DATA, "--max-evals", "1"], ["status"], ["history"], ["best"],
