@@ -21,8 +21,10 @@ from shared.errors import ConfigError
 
 
 def lock_path(history: Path) -> Path:
-    """The lock file that goes with ``history``."""
-    return history.with_name(f"{history.name}.lock")
+    """The lock file that goes with ``history``, wherever a link to it points from: one
+    file has one lock."""
+    real = history.resolve()
+    return real.with_name(f"{real.name}.lock")
 
 
 @contextmanager
@@ -31,6 +33,7 @@ def history_locked(history: Path) -> Iterator[None]:
     path = lock_path(history)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        created = not path.exists()
         handle = path.open("a+", encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot create the lock file {path} beside the history: "
@@ -51,5 +54,11 @@ def history_locked(history: Path) -> Iterator[None]:
         handle.flush()
         try:
             yield
+        except BaseException:
+            # A run that failed on a file it made, such as a --history that is no SQLite
+            # file, leaves nothing of its own behind.
+            if created:
+                path.unlink(missing_ok=True)
+            raise
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 from coordinator.history_lock import history_locked
@@ -113,6 +114,26 @@ def run_experiment(request: RunRequest, settings: SearchSettings, *,
     return RunResult(experiment, outcome)
 
 
+def _requeue_left_running(store: TrialStore, exp_key: str, max_attempts: int) -> None:
+    """Send the trials a killed local run left RUNNING back to the queue, now.
+
+    This run holds the history's lock (``history_locked``) and only local workers evaluate
+    a history file, so no live process holds those leases: waiting for them to lapse would
+    leave this run idle for a lease timeout. Their attempts stand, so a trial that kills
+    its run each time is failed after ``max_attempts``.
+    """
+    report = store.requeue_stale(exp_key, older_than=store.now() + timedelta(seconds=1),
+                                 max_attempts=max_attempts)
+    if report.requeued:
+        logger.warning("Trials %s of %r were left running by a run that ended without "
+                       "handing them back; they go back to the queue.",
+                       ", ".join(map(str, report.requeued)), exp_key)
+    if report.failed:
+        logger.error("Trials %s of %r were left running by a run that ended without handing "
+                     "them back, on their last attempt (--max-attempts %d); they are failed.",
+                     ", ".join(map(str, report.failed)), exp_key, max_attempts)
+
+
 def _search(store: TrialStore, experiment: Experiment, request: RunRequest,
             settings: SearchSettings, *, stop: threading.Event,
             on_progress: Callable[[SearchSnapshot], None] | None) -> SearchOutcome:
@@ -122,6 +143,7 @@ def _search(store: TrialStore, experiment: Experiment, request: RunRequest,
                 f"--exp-key {experiment.exp_key}")
         return Search(store, experiment, objective, settings, stop=stop,
                       on_progress=on_progress, no_worker_hint=hint).run()
+    _requeue_left_running(store, experiment.exp_key, settings.max_attempts)
     worker_settings = WorkerSettings(exp_key=experiment.exp_key,
                                      trial_timeout_s=request.trial_timeout_s,
                                      max_consecutive_failures=request.max_consecutive_failures,
