@@ -19,7 +19,7 @@ from coordinator.hints import StoreOptions
 from coordinator.model_summary import SKLEARN_NAME, model_summary
 from coordinator.params_file import params_text
 from coordinator.settings import SearchSettings
-from shared.cli_options import check_exp_key, option
+from shared.cli_options import check_exp_key, check_mongo_uri, option
 from shared.errors import DatasetError, OcrTuneError
 from shared.logs import LEVELS, configure_logging
 from shared.objective import known_objectives
@@ -54,7 +54,7 @@ _LOCAL_RUN_ONLY = {
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="INFO",
-              envvar="OCRTUNE_LOG_LEVEL", show_default=True, help="How much to log.")
+        envvar="OCRTUNE_LOG_LEVEL", show_default=True, help="How much to log.")
 @click.version_option(package_name="ocr-tune")
 def cli(log_level: str) -> None:
     """Find the image preprocessing that makes Tesseract read your photos best."""
@@ -78,60 +78,60 @@ def _interrupted(_signum: int, _frame: FrameType | None) -> NoReturn:
 
 @cli.command()
 @option("--data", "data_dir", envvar="OCRTUNE_DATA",
-              type=click.Path(path_type=Path, file_okay=False),
-              help="OCR: the folder with images/NAME.{jpg,png,...} and texts/NAME.txt.")
+        type=click.Path(path_type=Path, file_okay=False),
+        help="OCR: the folder with images/NAME.{jpg,png,...} and texts/NAME.txt.")
 @option("--objective", type=click.Choice(known_objectives()), default="ocr",
-              envvar="OCRTUNE_OBJECTIVE", show_default=True,
-              help="What to tune: OCR preprocessing, or a scikit-learn model (sklearn).")
+        envvar="OCRTUNE_OBJECTIVE", show_default=True,
+        help="What to tune: OCR preprocessing, or a scikit-learn model (sklearn).")
 @option("--dataset", envvar="OCRTUNE_DATASET",
-              help="sklearn: iris, or a CSV file with a header row.")
+        help="sklearn: iris, or a CSV file with a header row.")
 @option("--target", envvar="OCRTUNE_TARGET",
-              help="sklearn: the CSV column holding the class.")
+        help="sklearn: the CSV column holding the class.")
 @option("--max-evals", required=True, type=click.IntRange(min=1),
-              envvar="OCRTUNE_MAX_EVALS", help="Finish when this many trials are finished.")
+        envvar="OCRTUNE_MAX_EVALS", help="Finish when this many trials are finished.")
 @option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
-              help="Experiment name. [default: <objective>-<data folder or dataset name>]")
+        help="Experiment name. [default: <objective>-<data folder or dataset name>]")
 @option("--algo", type=click.Choice(defaults.ALGORITHM_NAMES), default="tpe",
-              envvar="OCRTUNE_ALGO", show_default=True, help="hyperopt's search algorithm.")
+        envvar="OCRTUNE_ALGO", show_default=True, help="hyperopt's search algorithm.")
 @option("--seed", type=int, default=0, envvar="OCRTUNE_SEED", show_default=True,
-              help="Seed of the search; the same seed suggests the same trials.")
+        help="Seed of the search; the same seed suggests the same trials.")
 @option("--engine", type=click.Choice(sorted(ENGINES)), default="tesserocr",
-              envvar="OCRTUNE_ENGINE", show_default=True,
-              help="tesserocr: Tesseract in-process; pytesseract: the tesseract command.")
+        envvar="OCRTUNE_ENGINE", show_default=True,
+        help="tesserocr: Tesseract in-process; pytesseract: the tesseract command.")
 @option("--lang", default="eng", envvar="OCRTUNE_LANG", show_default=True,
-              help="Tesseract language(s), e.g. eng or eng+deu.")
-@option("--mongo", envvar="OCRTUNE_MONGO", metavar="URI",
-              help="Keep trials in MongoDB for workers to evaluate (mongodb://, "
-                   "mongodb+srv:// or mongo://host:port/db/jobs). Without it the search "
-                   "runs here, its trials in --history.")
+        help="Tesseract language(s), e.g. eng or eng+deu.")
+@option("--mongo", envvar="OCRTUNE_MONGO", metavar="URI", callback=check_mongo_uri,
+        help="Keep trials in MongoDB for workers to evaluate (mongodb://, "
+             "mongodb+srv:// or mongo://host:port/db/jobs). Without it the search "
+             "runs here, its trials in --history.")
 @option("--history", type=click.Path(path_type=Path, dir_okay=False),
-              default=DEFAULT_HISTORY, envvar="OCRTUNE_HISTORY", show_default=True,
-              help="Local run: the SQLite file that keeps the trials and is resumed from.")
+        default=DEFAULT_HISTORY, envvar="OCRTUNE_HISTORY", show_default=True,
+        help="Local run: the SQLite file that keeps the trials and is resumed from.")
 @option("--workers", type=click.IntRange(min=1), default=1, envvar="OCRTUNE_WORKERS",
-              show_default=True, help="Local run: trials evaluated at once.")
+        show_default=True, help="Local run: trials evaluated at once.")
 @option("--queue-per-worker", type=click.IntRange(min=1),
-              default=defaults.QUEUE_PER_WORKER, envvar="OCRTUNE_QUEUE_PER_WORKER",
-              show_default=True, help="Suggestions kept queued for each live worker.")
+        default=defaults.QUEUE_PER_WORKER, envvar="OCRTUNE_QUEUE_PER_WORKER",
+        show_default=True, help="Suggestions kept queued for each live worker.")
 @option("--lease-timeout", "lease_timeout_s", type=click.FloatRange(min=1),
-              default=defaults.LEASE_TIMEOUT_S, envvar="OCRTUNE_LEASE_TIMEOUT_S",
-              show_default=True,
-              help="Seconds without a heartbeat before a trial is requeued; recorded on a "
-                   "new experiment, which its workers follow. A resumed one keeps its own.")
+        default=defaults.LEASE_TIMEOUT_S, envvar="OCRTUNE_LEASE_TIMEOUT_S",
+        show_default=True,
+        help="Seconds without a heartbeat before a trial is requeued; recorded on a "
+             "new experiment, which its workers follow. A resumed one keeps its own.")
 @option("--max-attempts", type=click.IntRange(min=1), default=defaults.MAX_ATTEMPTS,
-              envvar="OCRTUNE_MAX_ATTEMPTS", show_default=True,
-              help="Expired leases after which a trial is failed for good.")
+        envvar="OCRTUNE_MAX_ATTEMPTS", show_default=True,
+        help="Expired leases after which a trial is failed for good.")
 @option("--trial-timeout", "trial_timeout_s", type=click.FloatRange(min=1),
-              envvar="OCRTUNE_TRIAL_TIMEOUT_S",
-              help="Local run: seconds after which a trial is stopped and failed.")
+        envvar="OCRTUNE_TRIAL_TIMEOUT_S",
+        help="Local run: seconds after which a trial is stopped and failed.")
 @option("--max-consecutive-failures", type=click.IntRange(min=1),
-              default=WORKER_MAX_CONSECUTIVE_FAILURES,
-              envvar="OCRTUNE_MAX_CONSECUTIVE_FAILURES", show_default=True,
-              help="Local run: stop after this many failed trials in a row (the finished "
-                   "ones are kept).")
+        default=WORKER_MAX_CONSECUTIVE_FAILURES,
+        envvar="OCRTUNE_MAX_CONSECUTIVE_FAILURES", show_default=True,
+        help="Local run: stop after this many failed trials in a row (the finished "
+             "ones are kept).")
 @option("--no-worker-warning", "no_worker_warning_s", type=click.FloatRange(min=1),
-              default=defaults.NO_WORKER_WARNING_S, envvar="OCRTUNE_NO_WORKER_WARNING_S",
-              show_default=True,
-              help="Seconds trials may wait with no live worker before a warning says so.")
+        default=defaults.NO_WORKER_WARNING_S, envvar="OCRTUNE_NO_WORKER_WARNING_S",
+        show_default=True,
+        help="Seconds trials may wait with no live worker before a warning says so.")
 @click.pass_context
 def run(ctx: click.Context, *, data_dir: Path | None, objective: str, dataset: str | None,
         target: str | None, max_evals: int, exp_key: str | None, algo: str, seed: int,

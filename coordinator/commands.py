@@ -30,7 +30,7 @@ from coordinator.reading import open_for_reading, pick_experiment
 from coordinator.report import build_report, write_report
 from coordinator.status import PACE_WINDOW_S, read_status
 from coordinator.status_text import describe_status
-from shared.cli_options import check_exp_key, option
+from shared.cli_options import check_exp_key, check_mongo_uri, option
 from shared.errors import ConfigError, OcrTuneError
 from shared.ocr import ENGINES
 from shared.ocr_objective import OBJECTIVE_NAME
@@ -75,14 +75,14 @@ def _store_options(command: Callable[P, R]) -> Callable[P, R]:
         envvar="OCRTUNE_HISTORY", show_default=True,
         help="The SQLite history file of a local run (used without --mongo).")(command)
     return option(
-        "--mongo", envvar="OCRTUNE_MONGO", metavar="URI",
+        "--mongo", envvar="OCRTUNE_MONGO", metavar="URI", callback=check_mongo_uri,
         help="Read the trials from MongoDB (mongodb://, mongodb+srv:// or "
              "mongo://host:port/db/jobs) instead of --history.")(command)
 
 
 def _exp_key_option(command: Callable[P, R]) -> Callable[P, R]:
     return option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
-                        help="The experiment. [default: the store's only one]")(command)
+                  help="The experiment. [default: the store's only one]")(command)
 
 
 def _data_dir_option(command: Callable[P, R]) -> Callable[P, R]:
@@ -95,13 +95,13 @@ def _data_dir_option(command: Callable[P, R]) -> Callable[P, R]:
 
 @cli.command()
 @option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
-              help="Only this experiment. [default: every experiment]")
+        help="Only this experiment. [default: every experiment]")
 @option("--max-evals", type=click.IntRange(min=1), envvar="OCRTUNE_MAX_EVALS",
-              help="The search's --max-evals, so the time left counts the trials still to "
-                   "suggest. [default: count only queued and running trials]")
+        help="The search's --max-evals, so the time left counts the trials still to "
+             "suggest. [default: count only queued and running trials]")
 @option("--window", "window_min", type=click.FloatRange(min=0.1),
-              default=PACE_WINDOW_S / 60, show_default=True,
-              help="Minutes of finished trials the pace is measured over.")
+        default=PACE_WINDOW_S / 60, show_default=True,
+        help="Minutes of finished trials the pace is measured over.")
 @_store_options
 @_user_errors
 def status(*, exp_key: str | None, max_evals: int | None, window_min: float,
@@ -129,11 +129,11 @@ def status(*, exp_key: str | None, max_evals: int | None, window_min: float,
 @cli.command("history")
 @_exp_key_option
 @option("--state", type=click.Choice([s.name.lower() for s in TrialState]),
-              help="Only the trials in this state.")
+        help="Only the trials in this state.")
 @option("--best", "best_n", type=click.IntRange(min=1),
-              help="Only the N trials with the lowest loss, best first.")
+        help="Only the N trials with the lowest loss, best first.")
 @option("--format", "output_format", type=click.Choice(sorted(_FORMATTERS)),
-              default="table", show_default=True, help="How to write the trials.")
+        default="table", show_default=True, help="How to write the trials.")
 @_store_options
 @_user_errors
 def history_command(*, exp_key: str | None, state: str | None, best_n: int | None,
@@ -164,8 +164,8 @@ def history_command(*, exp_key: str | None, state: str | None, best_n: int | Non
 @cli.command()
 @_exp_key_option
 @option("--save", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the parameters, with their experiment, trial, loss and engine, "
-                   "to this JSON file (what `apply --params` reads).")
+        help="Write the parameters, with their experiment, trial, loss and engine, "
+             "to this JSON file (what `apply --params` reads).")
 @_data_dir_option
 @_store_options
 @_user_errors
@@ -207,7 +207,7 @@ def _png_path(_ctx: click.Context, _param: click.Parameter, path: Path) -> Path:
 @cli.command()
 @_exp_key_option
 @option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              callback=_png_path, help="The PNG file to write (NAME.png).")
+        callback=_png_path, help="The PNG file to write (NAME.png).")
 @_store_options
 @_user_errors
 def plot(*, exp_key: str | None, out: Path, mongo: str | None, history: Path) -> None:
@@ -226,7 +226,7 @@ def plot(*, exp_key: str | None, out: Path, mongo: str | None, history: Path) ->
 @cli.command()
 @_exp_key_option
 @option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="The HTML file to write.")
+        help="The HTML file to write.")
 @_data_dir_option
 @_store_options
 @_user_errors
@@ -248,15 +248,15 @@ def report(*, exp_key: str | None, out: Path, data_dir: Path | None, mongo: str 
 
 @cli.command()
 @option("--params", "params_file", required=True,
-              type=click.Path(path_type=Path, dir_okay=False),
-              help="Parameters saved by `best --save`, or a bare parameters object.")
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Parameters saved by `best --save`, or a bare parameters object.")
 @click.argument("images", nargs=-1, required=True,
                 type=click.Path(path_type=Path, dir_okay=False))
 @option("--engine", type=click.Choice(sorted(ENGINES)),
-              help="OCR engine. [default: the one the parameters were tuned with]")
+        help="OCR engine. [default: the one the parameters were tuned with]")
 @option("--lang", help="Tesseract language(s). [default: as tuned, else eng]")
 @option("--save-preprocessed", type=click.Path(path_type=Path, file_okay=False),
-              help="Also write each preprocessed image to this folder as NAME.png.")
+        help="Also write each preprocessed image to this folder as NAME.png.")
 @_user_errors
 def apply(*, params_file: Path, images: tuple[Path, ...], engine: str | None,
           lang: str | None, save_preprocessed: Path | None) -> None:

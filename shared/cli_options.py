@@ -7,6 +7,9 @@ import functools
 import click
 from click.core import ParameterSource
 
+from shared.errors import ConfigError
+from shared.store.uri import parse_mongo_uri
+
 
 class VariableNamingOption(click.Option):
     """An option whose error names the environment variable its bad value came from.
@@ -25,6 +28,18 @@ class VariableNamingOption(click.Option):
 
 # ``click.option`` making VariableNamingOption options: every option of our commands.
 option = functools.partial(click.option, cls=VariableNamingOption)
+
+
+def check_mongo_uri(_ctx: click.Context, _param: click.Parameter, value: str | None
+                    ) -> str | None:
+    """``--mongo``: a URI that parses, checked before anything connects (the error, like
+    every one about a URI, never shows its password)."""
+    if value is not None:
+        try:
+            parse_mongo_uri(value)
+        except ConfigError as err:
+            raise click.BadParameter(str(err)) from None
+    return value
 
 
 def check_exp_key(_ctx: click.Context, _param: click.Parameter, value: str | None

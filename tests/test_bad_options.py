@@ -78,7 +78,7 @@ def test_a_worker_given_a_malformed_uri_stops_naming_the_problem_without_the_pas
         uri: str, problem: str) -> None:
     result = invoke(worker.cli.cli, ["--mongo", uri])
 
-    assert result.exit_code == 1
+    assert result.exit_code == USAGE_ERROR
     assert problem in result.output
     assert "A valid URI looks like" in result.output
     assert "pw-9xq" not in result.output
@@ -151,6 +151,24 @@ def test_a_bad_value_from_the_environment_is_refused_naming_the_variable(
 
     assert result.exit_code == USAGE_ERROR, result.output
     assert named in result.output
+
+
+@pytest.mark.parametrize("command", [["status"], ["history"], ["worker"],
+                                     ["run", "--data", SAMPLE_DATA, "--max-evals", "1"]])
+def test_a_malformed_uri_from_the_environment_names_the_variable_and_no_password(
+        command: list[str]) -> None:
+    program = worker.cli.cli if command == ["worker"] else coordinator_cli
+    args = [] if command == ["worker"] else command
+    env: dict[str, str | None] = {key: None for key in os.environ
+                                  if key.startswith("OCRTUNE_")}
+
+    result = CliRunner(env={**env, "OCRTUNE_MONGO": "mongodb://alice:pw-9xq@db:99999"}
+                       ).invoke(program, args)
+
+    assert result.exit_code == USAGE_ERROR, result.output
+    assert "Invalid value for '--mongo' (from OCRTUNE_MONGO): invalid MongoDB URI " \
+        "'mongodb://alice:***@db:99999'" in result.output
+    assert "pw-9xq" not in result.output
 
 
 def test_a_bad_value_typed_on_the_command_line_names_the_option_alone(tmp_path: Path) -> None:

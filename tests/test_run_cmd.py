@@ -195,11 +195,11 @@ def test_the_workers_variable_with_mongo_is_refused_but_the_shared_worker_limits
     monkeypatch.setattr("coordinator.run.run_experiment", _search_reached)
 
     # When a run on MongoDB starts, once with OCRTUNE_WORKERS set too
+    mongo = "mongodb://db.example:27017/ocrtune"
     monkeypatch.setenv("OCRTUNE_WORKERS", "4")
-    refused, refusal = run("--data", str(SAMPLE), "--max-evals", "3", "--mongo", "mongo-uri")
+    refused, refusal = run("--data", str(SAMPLE), "--max-evals", "3", "--mongo", mongo)
     monkeypatch.delenv("OCRTUNE_WORKERS")
-    accepted, acceptance = run("--data", str(SAMPLE), "--max-evals", "3", "--mongo",
-                               "mongo-uri")
+    accepted, acceptance = run("--data", str(SAMPLE), "--max-evals", "3", "--mongo", mongo)
 
     # Then only the worker count is refused, naming the variable it came from; the shared
     # limits reach the search
@@ -207,7 +207,7 @@ def test_the_workers_variable_with_mongo_is_refused_but_the_shared_worker_limits
     assert ("OCRTUNE_WORKERS (the variable of --workers) is a local-run option and does "
             "nothing with --mongo") in refusal
     assert accepted == 1
-    assert "the search was reached on mongo-uri" in acceptance
+    assert f"the search was reached on {mongo}" in acceptance
 
 
 def _search_reached(request: RunRequest, *_args: object, **_kwargs: object) -> NoReturn:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from shared.cli_options import check_exp_key, option
+from shared.cli_options import check_exp_key, check_mongo_uri, option
 from shared.errors import OcrTuneError
 from shared.logs import LEVELS, configure_logging
 from shared.retry import StopRequestedError, retry_unavailable
@@ -24,37 +24,38 @@ logger = logging.getLogger(__name__)
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @option("--mongo", required=True, envvar="OCRTUNE_MONGO", metavar="URI",
-              help="MongoDB holding the trials (mongodb://, mongodb+srv:// or "
-                   "mongo://host:port/db/jobs).")
+        callback=check_mongo_uri,
+        help="MongoDB holding the trials (mongodb://, mongodb+srv:// or "
+             "mongo://host:port/db/jobs).")
 @option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
-              help="Serve only this experiment; exit 4 if it cannot be evaluated here. "
-                   "[default: every experiment it can evaluate]")
+        help="Serve only this experiment; exit 4 if it cannot be evaluated here. "
+             "[default: every experiment it can evaluate]")
 @option("--poll-interval", "poll_interval_s", type=click.FloatRange(min=0.01),
-              default=defaults.POLL_INTERVAL_S, envvar="OCRTUNE_POLL_INTERVAL_S",
-              show_default=True, help="Seconds between looks at an empty queue.")
+        default=defaults.POLL_INTERVAL_S, envvar="OCRTUNE_POLL_INTERVAL_S",
+        show_default=True, help="Seconds between looks at an empty queue.")
 @option("--reserve-timeout", "reserve_timeout_s", type=click.FloatRange(min=0),
-              envvar="OCRTUNE_RESERVE_TIMEOUT_S",
-              help="Stop after this many seconds without a trial. [default: wait forever]")
+        envvar="OCRTUNE_RESERVE_TIMEOUT_S",
+        help="Stop after this many seconds without a trial. [default: wait forever]")
 @option("--max-consecutive-failures", type=click.IntRange(min=1),
-              default=defaults.MAX_CONSECUTIVE_FAILURES,
-              envvar="OCRTUNE_MAX_CONSECUTIVE_FAILURES", show_default=True,
-              help="Stop (exit 3) after this many failed trials in a row.")
+        default=defaults.MAX_CONSECUTIVE_FAILURES,
+        envvar="OCRTUNE_MAX_CONSECUTIVE_FAILURES", show_default=True,
+        help="Stop (exit 3) after this many failed trials in a row.")
 @option("--max-jobs", type=click.IntRange(min=1), envvar="OCRTUNE_MAX_JOBS",
-              help="Stop after recording this many trials. [default: no limit]")
+        help="Stop after recording this many trials. [default: no limit]")
 @option("--trial-timeout", "trial_timeout_s", type=click.FloatRange(min=1),
-              default=defaults.TRIAL_TIMEOUT_S, envvar="OCRTUNE_TRIAL_TIMEOUT_S",
-              show_default=True, help="Seconds after which a trial is stopped and failed.")
+        default=defaults.TRIAL_TIMEOUT_S, envvar="OCRTUNE_TRIAL_TIMEOUT_S",
+        show_default=True, help="Seconds after which a trial is stopped and failed.")
 @option("--grace-period", "grace_period_s", type=click.FloatRange(min=0),
-              default=defaults.GRACE_PERIOD_S, envvar="OCRTUNE_GRACE_PERIOD_S",
-              show_default=True,
-              help="After SIGTERM, seconds the trial may run on before it is handed back "
-                   "(a second SIGTERM hands it back at once).")
+        default=defaults.GRACE_PERIOD_S, envvar="OCRTUNE_GRACE_PERIOD_S",
+        show_default=True,
+        help="After SIGTERM, seconds the trial may run on before it is handed back "
+             "(a second SIGTERM hands it back at once).")
 @option("--data-dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              envvar="OCRTUNE_DATA_DIR",
-              help="Where the experiment's dataset is on this machine, if not at the "
-                   "coordinator's path.")
+        envvar="OCRTUNE_DATA_DIR",
+        help="Where the experiment's dataset is on this machine, if not at the "
+             "coordinator's path.")
 @option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="INFO",
-              envvar="OCRTUNE_LOG_LEVEL", show_default=True, help="How much to log.")
+        envvar="OCRTUNE_LOG_LEVEL", show_default=True, help="How much to log.")
 def cli(*, mongo: str, exp_key: str | None, poll_interval_s: float,
         reserve_timeout_s: float | None, max_consecutive_failures: int, max_jobs: int | None,
         trial_timeout_s: float, grace_period_s: float, data_dir: Path | None,
