@@ -40,10 +40,16 @@ def _no_result(exp_key: str, trials: list[Trial]) -> NoResultError:
             "is no best result; see why with ",
             ["history", "--exp-key", exp_key, "--state", "error"])
     pending = counts[TrialState.NEW] + counts[TrialState.RUNNING]
-    return NoResultError(
-        f"experiment {exp_key!r} has no finished successful trial yet ({pending} pending, "
-        f"{failed} failed); wait for the workers, or check them with ",
-        ["status", "--exp-key", exp_key])
+    waiting = (f"experiment {exp_key!r} has no finished successful trial yet ({pending} "
+               f"pending, {failed} failed)")
+    if failed:
+        # Failures are often why no worker is left to finish the rest (a local run stops
+        # after too many in a row): say where to read them.
+        return NoResultError(f"{waiting}; see why trials failed with ",
+                             ["history", "--exp-key", exp_key, "--state", "error"],
+                             ", and wait for the workers if any are still running")
+    return NoResultError(f"{waiting}; wait for the workers, or check them with ",
+                         ["status", "--exp-key", exp_key])
 
 
 def experiment_dataset(experiment: Experiment, *, data_dir: Path | None = None) -> Dataset:

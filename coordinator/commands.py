@@ -196,18 +196,26 @@ def best(*, exp_key: str | None, save: Path | None, data_dir: Path | None,
         click.echo(model_summary(experiment.objective, trial.params, data_dir=data_dir))
 
 
-def _png_path(_ctx: click.Context, _param: click.Parameter, path: Path) -> Path:
-    """``plot --out``: the figure is written as PNG, so any other name would mislead."""
-    if path.suffix.lower() != ".png":
-        raise click.BadParameter(f"{path} does not end in .png, but the figure is written "
-                                 f"as PNG; name the file {path.stem or 'loss'}.png")
-    return path
+def _named_for(kind: str, suffixes: tuple[str, ...], default_stem: str
+               ) -> Callable[[click.Context, click.Parameter, Path], Path]:
+    """An ``--out`` check: the file is written as ``kind``, so another name would mislead."""
+
+    def check(_ctx: click.Context, _param: click.Parameter, path: Path) -> Path:
+        if path.suffix.lower() not in suffixes:
+            raise click.BadParameter(
+                f"{path} does not end in {' or '.join(suffixes)}, but the "
+                f"{default_stem} is written as {kind}; name the file "
+                f"{path.stem or default_stem}{suffixes[0]}")
+        return path
+
+    return check
 
 
 @cli.command()
 @_exp_key_option
 @option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
-        callback=_png_path, help="The PNG file to write (NAME.png).")
+        callback=_named_for("PNG", (".png",), "figure"),
+        help="The PNG file to write (NAME.png).")
 @_store_options
 @_user_errors
 def plot(*, exp_key: str | None, out: Path, mongo: str | None, history: Path) -> None:
@@ -226,7 +234,8 @@ def plot(*, exp_key: str | None, out: Path, mongo: str | None, history: Path) ->
 @cli.command()
 @_exp_key_option
 @option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
-        help="The HTML file to write.")
+        callback=_named_for("HTML", (".html", ".htm"), "report"),
+        help="The HTML file to write (NAME.html).")
 @_data_dir_option
 @_store_options
 @_user_errors

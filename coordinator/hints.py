@@ -2,9 +2,10 @@
 
 A suggestion such as "see why with `python -m coordinator history --state error`" must read
 the store the user named, or it reports another history, or none. The options are spelled
-as the user would type them: ``--history PATH``, and for MongoDB a placeholder, since the
-URI may hold a password, which is never printed (one given in ``OCRTUNE_MONGO`` is read
-again by the suggested command itself).
+as the user would type them: ``--history PATH``, and ``--mongo URI`` for a URI that holds
+no secret. One with a password (or another secret option) is never printed: a placeholder
+stands in for it, and one given in ``OCRTUNE_MONGO`` is read again by the suggested
+command itself.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from shared.errors import OcrTuneError, SuggestingError
 from shared.store.factory import DEFAULT_HISTORY
+from shared.store.uri import redact_uri
 
 MONGO_PLACEHOLDER = "--mongo <your URI>"
 
@@ -31,7 +33,11 @@ class StoreOptions:
     def typed(self) -> str:
         """The options, with a leading space when there are any: " --history a.sqlite"."""
         if self.mongo:
-            return "" if self.mongo_from_env else f" {MONGO_PLACEHOLDER}"
+            if self.mongo_from_env:
+                return ""
+            if redact_uri(self.mongo) == self.mongo:
+                return f" --mongo {shlex.quote(self.mongo)}"
+            return f" {MONGO_PLACEHOLDER}"
         return f" --history {shlex.quote(str(self.history))}"
 
     def message(self, err: OcrTuneError) -> str:

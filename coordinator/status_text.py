@@ -20,7 +20,7 @@ def describe_status(status: ExperimentStatus, *, window_s: float,
         "  trials:     " + _counts(status),
         "  best loss:  " + _best(status, store),
         "  pace:       " + _pace(status, window_s),
-        "  time left:  " + _time_left(status.time_left),
+        "  time left:  " + _time_left(status.time_left, workers=len(status.workers)),
         f"  workers:    {len(status.workers)} live" + (":" if status.workers else ""),
     ]
     lines += [f"    {w.worker_id} on {w.host} (pid {w.pid}), seen {duration(w.last_seen_age_s)}"
@@ -62,12 +62,14 @@ def _pace(status: ExperimentStatus, window_s: float) -> str:
             f"{_ago(status.last_end_age_s)})")
 
 
-def _time_left(left: TimeLeft) -> str:
+def _time_left(left: TimeLeft, *, workers: int) -> str:
     if left.trials == 0:
         return ("nothing pending (pass --max-evals to count the trials still to suggest)"
                 if left.at_least else "none: --max-evals trials are finished")
-    what = (f"the {left.trials} pending trials" if left.at_least
-            else f"the {left.trials} trials still to finish")
+    trials = f"{left.trials} trial" + ("" if left.trials == 1 else "s")
+    what = f"the {trials} pending" if left.at_least else f"the {trials} still to finish"
+    if not workers:
+        return f"unknown for {what}: no worker is live to evaluate them"
     if left.seconds is None:
         return f"unknown for {what}: no trial ended recently to measure the pace"
     if left.at_least:

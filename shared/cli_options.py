@@ -52,5 +52,6 @@ def check_exp_key(_ctx: click.Context, _param: click.Parameter, value: str | Non
     if value is not None and not value.strip():
         raise click.BadParameter(f"{value!r} names no experiment; give the experiment's "
                                  "name, e.g. --exp-key ocr-data (`python -m coordinator "
-                                 "status` lists them)")
+                                 "status`, given the same --history or --mongo, lists "
+                                 "them)")
     return value

@@ -52,7 +52,12 @@ def test_the_best_trial_is_the_lowest_loss_and_the_lowest_tid_among_equals() -> 
 @pytest.mark.parametrize(("states", "reason"), [
     ((), "has no trials yet"),
     ((TrialState.ERROR, TrialState.ERROR), "every one of the 2 trials"),
-    ((TrialState.ERROR, TrialState.RUNNING, TrialState.NEW), "2 pending, 1 failed"),
+    ((TrialState.ERROR, TrialState.RUNNING, TrialState.NEW),
+     r"2 pending, 1 failed\); see why trials failed with `python -m coordinator history "
+     r"--exp-key e --state error`, and wait for the workers if any are still running"),
+    ((TrialState.RUNNING, TrialState.NEW),
+     r"2 pending, 0 failed\); wait for the workers, or check them with `python -m "
+     r"coordinator status --exp-key e`"),
 ])
 def test_without_a_scored_trial_the_error_says_why(states: tuple[TrialState, ...],
                                                     reason: str) -> None:

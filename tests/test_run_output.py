@@ -149,6 +149,9 @@ def stopped_run(*_args: object, **_kwargs: object) -> RunResult:
 @pytest.mark.parametrize(("args", "env", "command"), [
     (["--mongo", URI], {}, "python -m coordinator best --exp-key ocr-photos --mongo <your URI>"),
     ([], {"OCRTUNE_MONGO": URI}, "python -m coordinator best --exp-key ocr-photos"),
+    (["--mongo", "mongodb://db.example:27017/trials?tls=true"], {},
+     "python -m coordinator best --exp-key ocr-photos --mongo "
+     "'mongodb://db.example:27017/trials?tls=true'"),
 ])
 def test_a_stopped_mongodb_run_prints_a_best_command_that_can_be_run_without_the_password(
         args: list[str], env: dict[str, str], command: str,
@@ -161,8 +164,9 @@ def test_a_stopped_mongodb_run_prints_a_best_command_that_can_be_run_without_the
                                       "sklearn", "--dataset", "iris", "--max-evals", "10",
                                       *args], env=env)
 
-    # Then the best command asks for the URI, or leaves it to the variable `best` reads
-    # too; it never holds the password, nor a redacted URI that could not log in
+    # Then the best command asks for a URI with a password, gives one without, or leaves
+    # it to the variable `best` reads too; it never holds the password, nor a redacted
+    # URI that could not log in
     assert result.exit_code == 130, result.output
     assert result.stderr.rstrip().endswith(f"The best so far, scored again:\n  {command}")
     assert "s3cret-pw" not in result.output

@@ -7,12 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from coordinator.hints import StoreOptions
 from coordinator.status import summarise, time_left, trials_per_minute
-from coordinator.status_text import duration
+from coordinator.status_text import describe_status, duration
 from shared.store.mongo import MongoTrialStore
 from shared.store.sqlite import SqliteTrialStore
 from shared.store.uri import MongoTarget
-from shared.trials import Experiment, ObjectiveSpec, Trial, TrialResult, TrialState
+from shared.trials import (
+    Experiment,
+    ObjectiveSpec,
+    Trial,
+    TrialResult,
+    TrialState,
+    WorkerInfo,
+)
 from tests.real_history import (
     EXP_KEY,
     FAILED_KEY,
@@ -128,6 +136,25 @@ def test_the_summary_counts_states_reuse_and_names_the_lowest_loss() -> None:
     assert status.reused == 1
     assert status.best is not None and status.best.tid == 1
     assert [(r.tid, r.owner, r.heartbeat_age_s) for r in status.running] == [(4, "w1", 7.0)]
+
+
+@pytest.mark.parametrize(("workers", "time_left"), [
+    ([], "unknown for the 1 trial pending: no worker is live to evaluate them"),
+    ([WorkerInfo("w1", "host", 7, NOW, "exp", ("ocr",))],
+     "at least 3 min for the 1 trial pending (pass --max-evals"),
+])
+def test_the_time_left_needs_a_live_worker_and_counts_one_trial_as_one(
+        workers: list[WorkerInfo], time_left: str) -> None:
+    # Given a finished trial and one queued (a local run that stopped, or one going on)
+    experiment = Experiment("exp", ObjectiveSpec("ocr", "1", "1", "f"))
+    trials = [finished(0, started_min_ago=3, ended_min_ago=2), pending(1, TrialState.NEW)]
+
+    # When its status is written
+    text = describe_status(summarise(experiment, trials, workers, now=NOW), window_s=600,
+                           store=StoreOptions())
+
+    # Then the time left is given only while a worker can take the trial
+    assert f"time left:  {time_left}" in text
 
 
 @pytest.mark.parametrize(("seconds", "text"), [

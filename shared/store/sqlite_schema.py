@@ -8,6 +8,7 @@ sort on; ``PRAGMA user_version`` records which layout a file has.
 from __future__ import annotations
 
 import logging
+import shlex
 import sqlite3
 from pathlib import Path
 
@@ -72,7 +73,8 @@ def _open(path: Path, busy_timeout_s: float, *, read_only: bool) -> sqlite3.Conn
     if read_only and not path.exists():
         raise StoreError(f"there is no SQLite trial store {path}; give the path of an "
                          "existing history file with --history, or make this one with "
-                         f"`python -m coordinator run --history {path}`")
+                         f"`python -m coordinator run --data DIR --max-evals N --history "
+                         f"{shlex.quote(str(path))}`")
     try:
         if read_only:
             # mode=ro: SQLite refuses every write, and never creates the file.
@@ -118,7 +120,8 @@ def _create_schema(db: sqlite3.Connection, path: Path) -> None:
 def _check_readable(db: sqlite3.Connection, path: Path) -> None:
     if not _holds_schema(db, path):
         raise StoreError(f"{path} holds no trials yet (an empty SQLite file); start a search "
-                         f"with `python -m coordinator run --history {path}`")
+                         f"with `python -m coordinator run --data DIR --max-evals N --history "
+                         f"{shlex.quote(str(path))}`")
 
 
 def _holds_schema(db: sqlite3.Connection, path: Path) -> bool:

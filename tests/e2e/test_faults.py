@@ -4,6 +4,7 @@ that keep failing, and a search in which every trial fails."""
 
 from __future__ import annotations
 
+import shlex
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -18,7 +19,7 @@ from shared.ocr_objective import OBJECTIVE_VERSION
 from shared.params import SPACE_VERSION
 from shared.store.documents import new_trial_document
 from shared.store.mongo import MongoTrialStore
-from shared.store.uri import MongoTarget
+from shared.store.uri import MongoTarget, redact_uri
 from shared.trials import NewTrial, TrialState
 from tests.e2e import procfs
 from tests.e2e.database import (
@@ -192,9 +193,12 @@ def test_a_search_in_which_every_trial_fails_ends_non_zero_without_a_best(
 
     # Then it ends with an error saying every trial failed, and names no best
     assert code != 0
+    # (the suggested command repeats a URI without a password, and stands in for one with)
+    uri = launcher.mongo_uri
+    store_option = "<your URI>" if redact_uri(uri) != uri else shlex.quote(uri)
     assert ("every trial failed, so there is no best configuration; see the errors with "
-            "`python -m coordinator history --exp-key hopeless --state error --mongo <your "
-            "URI>`") in coordinator.log()
+            "`python -m coordinator history --exp-key hopeless --state error --mongo "
+            f"{store_option}`") in coordinator.log()
     assert "Best loss" not in coordinator.output()
     trials = store.trials("hopeless")
     assert [t.state for t in trials] == [TrialState.ERROR] * 2
