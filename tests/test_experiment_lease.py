@@ -15,10 +15,13 @@ from click.testing import CliRunner
 from coordinator.cli import cli
 from coordinator.run import RunRequest, objective_spec, run_experiment
 from coordinator.settings import SearchSettings
+from shared.store.mongo import MongoTrialStore
 from shared.store.sqlite import SqliteTrialStore
+from shared.store.uri import MongoTarget
 from shared.trials import Experiment, NewTrial, TrialState
 from tests.fakes.quadratic import quadratic_spec, register
 from tests.fakes.stores import AnnounceRecordingStore, BeatRecordingStore
+from tests.real_history import mongo_uri
 from worker import ExitReason, Worker, WorkerSettings
 
 # A lease short enough that a trial of a second or two sees several beats.
@@ -80,13 +83,12 @@ def test_a_worker_busy_with_a_long_trial_announces_itself_while_it_evaluates(
 
 
 def test_resuming_with_another_lease_warns_and_keeps_the_stored_one_for_the_reaper(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    # Given an experiment created with a 60 s lease, whose one trial a worker elsewhere
-    # last beat for 30 s ago
-    history = tmp_path / "h.sqlite"
-    request = RunRequest(objective="sklearn", dataset="iris", exp_key="kept", history=history,
-                         lease_timeout_given=True)
-    with SqliteTrialStore(history, clock=thirty_s_ago) as store:
+        mongo_target: MongoTarget, caplog: pytest.LogCaptureFixture) -> None:
+    # Given an experiment in MongoDB created with a 60 s lease, whose one trial a worker
+    # elsewhere last beat for 30 s ago
+    request = RunRequest(objective="sklearn", dataset="iris", exp_key="kept",
+                         mongo=mongo_uri(mongo_target), lease_timeout_given=True)
+    with MongoTrialStore(mongo_target, clock=thirty_s_ago) as store:
         store.ensure_experiment(Experiment(exp_key="kept", objective=objective_spec(request),
                                            lease_timeout_s=60.0))
         store.enqueue("kept", [NewTrial(0, {"unused": True}, {"idxs": {}, "vals": {}})])
@@ -105,7 +107,8 @@ def test_resuming_with_another_lease_warns_and_keeps_the_stored_one_for_the_reap
     assert result.experiment.lease_timeout_s == 60.0
     assert "'kept' was created with --lease-timeout 60; it goes on with that lease" in (
         caplog.text)
-    (trial,) = SqliteTrialStore(history).trials("kept")
+    with MongoTrialStore(mongo_target) as store:
+        (trial,) = store.trials("kept")
     assert (trial.state, trial.owner) == (TrialState.RUNNING, "elsewhere:1")
 
 
