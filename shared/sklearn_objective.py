@@ -93,6 +93,12 @@ class SklearnSettings:
             raise ObjectiveError(f"the scikit-learn objective's stored settings are not "
                                  f"usable: {err}") from err
 
+    def moved(self, data_dir_override: Path | None = None) -> bool:
+        """Whether the CSV file is missing where these settings look for it."""
+        if self.dataset == IRIS or self.data_dir is None:
+            return False
+        return not ((data_dir_override or self.data_dir) / self.dataset).is_file()
+
     def table(self, data_dir_override: Path | None = None) -> Table:
         """Read the table these settings name; DatasetError if it cannot be used."""
         if self.dataset == IRIS:
@@ -198,7 +204,10 @@ class SklearnObjectiveKind:
             table = settings.table(data_dir_override)
             split = settings.split(table)
         except OcrTuneError as err:
-            raise ObjectiveError(f"cannot load the experiment's table here: {err}") from err
+            hint = ("; if the file is elsewhere on this machine, point --data-dir at the "
+                    "folder that holds it" if settings.moved(data_dir_override) else "")
+            raise ObjectiveError(f"cannot load the experiment's table here: {err}{hint}"
+                                 ) from err
         if table.fingerprint != spec.fingerprint:
             raise ObjectiveError(f"{table.source} has fingerprint {table.fingerprint}, but "
                                  f"the experiment's has {spec.fingerprint}: the data differ. "

@@ -183,6 +183,35 @@ def test_a_worker_finds_the_same_csv_file_in_another_folder(tmp_path: Path) -> N
     assert objective.evaluate(LINEAR_SVC).is_ok
 
 
+def test_a_csv_file_moved_away_is_refused_saying_where_to_point_data_dir(
+        tmp_path: Path) -> None:
+    # Given a spec whose file has since moved
+    path = write_csv(tmp_path / "flowers.csv", iris_rows(), HEADER)
+    spec = sklearn_spec(str(path), "species")
+    path.rename(tmp_path / "moved.csv")
+
+    # When it is loaded from where it was / Then the refusal names the file and the option
+    with pytest.raises(ObjectiveError) as refused:
+        SKLEARN_OBJECTIVE.load(spec)
+    assert f"cannot read the CSV file {path}" in str(refused.value)
+    assert str(refused.value).endswith(
+        "; if the file is elsewhere on this machine, point --data-dir at the folder that "
+        "holds it")
+
+
+def test_a_csv_file_that_cannot_be_used_where_it_is_gets_no_data_dir_hint(
+        tmp_path: Path) -> None:
+    # Given a spec whose file is still there but no longer parses
+    path = write_csv(tmp_path / "flowers.csv", iris_rows(), HEADER)
+    spec = sklearn_spec(str(path), "species")
+    path.write_text("species\n", encoding="utf-8")
+
+    # When it is loaded / Then the refusal is about the file, not where it is
+    with pytest.raises(ObjectiveError) as refused:
+        SKLEARN_OBJECTIVE.load(spec)
+    assert "--data-dir" not in str(refused.value)
+
+
 # -- evaluating trials --------------------------------------------------------------------
 
 
