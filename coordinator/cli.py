@@ -19,7 +19,7 @@ from coordinator.hints import StoreOptions
 from coordinator.model_summary import SKLEARN_NAME, model_summary
 from coordinator.params_file import params_text
 from coordinator.settings import SearchSettings
-from shared.cli_options import check_exp_key, check_mongo_uri, option
+from shared.cli_options import exp_key_option, mongo_option, option
 from shared.errors import DatasetError, OcrTuneError
 from shared.logs import LEVELS, configure_logging
 from shared.objective import known_objectives
@@ -89,8 +89,7 @@ def _interrupted(_signum: int, _frame: FrameType | None) -> NoReturn:
         help="sklearn: the CSV column holding the class.")
 @option("--max-evals", required=True, type=click.IntRange(min=1),
         envvar="OCRTUNE_MAX_EVALS", help="Finish when this many trials are finished.")
-@option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
-        help="Experiment name. [default: <objective>-<data folder or dataset name>]")
+@exp_key_option("Experiment name. [default: <objective>-<data folder or dataset name>]")
 @option("--algo", type=click.Choice(defaults.ALGORITHM_NAMES), default="tpe",
         envvar="OCRTUNE_ALGO", show_default=True, help="hyperopt's search algorithm.")
 @option("--seed", type=int, default=0, envvar="OCRTUNE_SEED", show_default=True,
@@ -100,10 +99,9 @@ def _interrupted(_signum: int, _frame: FrameType | None) -> NoReturn:
         help="tesserocr: Tesseract in-process; pytesseract: the tesseract command.")
 @option("--lang", default="eng", envvar="OCRTUNE_LANG", show_default=True,
         help="Tesseract language(s), e.g. eng or eng+deu.")
-@option("--mongo", envvar="OCRTUNE_MONGO", metavar="URI", callback=check_mongo_uri,
-        help="Keep trials in MongoDB for workers to evaluate (mongodb://, "
-             "mongodb+srv:// or mongo://host:port/db/jobs). Without it the search "
-             "runs here, its trials in --history.")
+@mongo_option("Keep trials in MongoDB for workers to evaluate (mongodb://, mongodb+srv:// "
+              "or mongo://host:port/db/jobs). Without it the search runs here, its trials "
+              "in --history.")
 @option("--history", type=click.Path(path_type=Path, dir_okay=False),
         default=DEFAULT_HISTORY, envvar="OCRTUNE_HISTORY", show_default=True,
         help="Local run: the SQLite file that keeps the trials and is resumed from.")

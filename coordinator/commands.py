@@ -30,7 +30,7 @@ from coordinator.reading import open_for_reading, pick_experiment
 from coordinator.report import build_report, write_report
 from coordinator.status import PACE_WINDOW_S, read_status
 from coordinator.status_text import describe_status
-from shared.cli_options import check_exp_key, check_mongo_uri, option
+from shared.cli_options import exp_key_option, mongo_option, option
 from shared.errors import ConfigError, OcrTuneError
 from shared.ocr import ENGINES
 from shared.ocr_objective import OBJECTIVE_NAME
@@ -74,15 +74,12 @@ def _store_options(command: Callable[P, R]) -> Callable[P, R]:
         "--history", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_HISTORY,
         envvar="OCRTUNE_HISTORY", show_default=True,
         help="The SQLite history file of a local run (used without --mongo).")(command)
-    return option(
-        "--mongo", envvar="OCRTUNE_MONGO", metavar="URI", callback=check_mongo_uri,
-        help="Read the trials from MongoDB (mongodb://, mongodb+srv:// or "
-             "mongo://host:port/db/jobs) instead of --history.")(command)
+    return mongo_option("Read the trials from MongoDB (mongodb://, mongodb+srv:// or "
+                        "mongo://host:port/db/jobs) instead of --history.")(command)
 
 
 def _exp_key_option(command: Callable[P, R]) -> Callable[P, R]:
-    return option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
-                  help="The experiment. [default: the store's only one]")(command)
+    return exp_key_option("The experiment. [default: the store's only one]")(command)
 
 
 def _data_dir_option(command: Callable[P, R]) -> Callable[P, R]:
@@ -94,8 +91,7 @@ def _data_dir_option(command: Callable[P, R]) -> Callable[P, R]:
 
 
 @cli.command()
-@option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
-        help="Only this experiment. [default: every experiment]")
+@exp_key_option("Only this experiment. [default: every experiment]")
 @option("--max-evals", type=click.IntRange(min=1), envvar="OCRTUNE_MAX_EVALS",
         help="The search's --max-evals, so the time left counts the trials still to "
              "suggest. [default: count only queued and running trials]")
@@ -118,10 +114,10 @@ def status(*, exp_key: str | None, max_evals: int | None, window_min: float,
         if not experiments:
             raise ConfigError("the store holds no experiment yet; start one with "
                               "`python -m coordinator run`")
-        now = store.now()
+        now, given = store.now(), _store_options_given()
         blocks = [describe_status(read_status(store, experiment, now=now,
                                               max_evals=max_evals, window_s=window_s),
-                                  window_s=window_s, store=_store_options_given())
+                                  window_s=window_s, store=given)
                   for experiment in experiments]
     click.echo("\n\n".join(blocks))
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -28,6 +30,20 @@ class VariableNamingOption(click.Option):
 
 # ``click.option`` making VariableNamingOption options: every option of our commands.
 option = functools.partial(click.option, cls=VariableNamingOption)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def mongo_option(help_text: str, *, required: bool = False) -> Callable[[F], F]:
+    """``--mongo URI`` (or ``OCRTUNE_MONGO``), checked before anything connects."""
+    return option("--mongo", required=required, envvar="OCRTUNE_MONGO", metavar="URI",
+                  callback=check_mongo_uri, help=help_text)
+
+
+def exp_key_option(help_text: str) -> Callable[[F], F]:
+    """``--exp-key NAME`` (or ``OCRTUNE_EXP_KEY``); an empty or blank name is refused."""
+    return option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
+                  help=help_text)
 
 
 def check_mongo_uri(_ctx: click.Context, _param: click.Parameter, value: str | None

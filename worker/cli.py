@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from shared.cli_options import check_exp_key, check_mongo_uri, option
+from shared.cli_options import exp_key_option, mongo_option, option
 from shared.errors import OcrTuneError
 from shared.logs import LEVELS, configure_logging
 from shared.retry import StopRequestedError, retry_unavailable
@@ -23,13 +23,10 @@ logger = logging.getLogger(__name__)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@option("--mongo", required=True, envvar="OCRTUNE_MONGO", metavar="URI",
-        callback=check_mongo_uri,
-        help="MongoDB holding the trials (mongodb://, mongodb+srv:// or "
-             "mongo://host:port/db/jobs).")
-@option("--exp-key", envvar="OCRTUNE_EXP_KEY", callback=check_exp_key,
-        help="Serve only this experiment; exit 4 if it cannot be evaluated here. "
-             "[default: every experiment it can evaluate]")
+@mongo_option("MongoDB holding the trials (mongodb://, mongodb+srv:// or "
+              "mongo://host:port/db/jobs).", required=True)
+@exp_key_option("Serve only this experiment; exit 4 if it cannot be evaluated here. "
+                "[default: every experiment it can evaluate]")
 @option("--poll-interval", "poll_interval_s", type=click.FloatRange(min=0.01),
         default=defaults.POLL_INTERVAL_S, envvar="OCRTUNE_POLL_INTERVAL_S",
         show_default=True, help="Seconds between looks at an empty queue.")
