@@ -78,7 +78,7 @@ def _interrupted(_signum: int, _frame: FrameType | None) -> NoReturn:
 
 @cli.command()
 @option("--data", "data_dir", envvar="OCRTUNE_DATA",
-        type=click.Path(path_type=Path, file_okay=False),
+        type=click.Path(path_type=Path),
         help="OCR: the folder with images/NAME.{jpg,png,...} and texts/NAME.txt.")
 @option("--objective", type=click.Choice(known_objectives()), default="ocr",
         envvar="OCRTUNE_OBJECTIVE", show_default=True,

@@ -84,7 +84,7 @@ def _exp_key_option(command: Callable[P, R]) -> Callable[P, R]:
 
 def _data_dir_option(command: Callable[P, R]) -> Callable[P, R]:
     return option(
-        "--data-dir", type=click.Path(path_type=Path, file_okay=False),
+        "--data-dir", type=click.Path(path_type=Path),
         envvar="OCRTUNE_DATA_DIR",
         help="Where the experiment's dataset is on this machine, if not where it was "
              "searched.")(command)

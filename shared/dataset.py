@@ -93,7 +93,8 @@ def load_dataset(folder: Path) -> Dataset:
 
 def _check_layout(folder: Path) -> Path:
     if not folder.is_dir():
-        raise DatasetError(f"dataset folder {folder} does not exist or is not a folder; "
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise DatasetError(f"dataset folder {folder} {what}; "
                            "pass the folder that holds images/ and texts/")
     missing = [sub for sub in ("images", "texts") if not (folder / sub).is_dir()]
     if missing:

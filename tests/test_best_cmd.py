@@ -187,6 +187,18 @@ def test_best_refuses_a_data_dir_holding_another_dataset(
     assert f"the dataset in {other} differs from experiment" in result.output
 
 
+@pytest.mark.slow
+def test_best_refuses_a_file_as_data_dir_naming_it(real: RealHistory, tmp_path: Path) -> None:
+    text = tmp_path / "page.txt"
+    text.write_text("Some words.", encoding="utf-8")
+
+    result = invoke("best", "--history", real.path, "--exp-key", EXP_KEY,
+                    "--data-dir", str(text))
+
+    assert result.exit_code == 1
+    assert f"{text} is a file, not a folder" in result.output
+
+
 def test_best_on_an_unreachable_database_is_an_error() -> None:
     result = invoke("best", "--mongo", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300")
 

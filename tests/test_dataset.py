@@ -106,6 +106,16 @@ def test_a_missing_folder_is_refused_naming_it(tmp_path: Path) -> None:
     assert "does not exist" in message
 
 
+def test_a_file_given_as_the_folder_is_refused_saying_so(tmp_path: Path) -> None:
+    text = tmp_path / "page.txt"
+    text.write_text("Some words.", encoding="utf-8")
+
+    message = _refusal(text)
+
+    assert f"{text} is a file, not a folder" in message
+    assert "pass the folder that holds images/ and texts/" in message
+
+
 def test_a_folder_without_subfolders_is_refused_naming_both(tmp_path: Path) -> None:
     message = _refusal(tmp_path)
 

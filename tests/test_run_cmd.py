@@ -83,6 +83,20 @@ def test_a_missing_data_folder_is_refused_before_any_trial_naming_it(tmp_path: P
     assert "Traceback" not in output
 
 
+def test_a_file_given_as_data_is_refused_like_a_missing_folder_with_the_fix(
+        tmp_path: Path) -> None:
+    text = tmp_path / "page.txt"
+    text.write_text("Some words.", encoding="utf-8")
+
+    code, output = run("--data", str(text), "--max-evals", "3",
+                       "--history", str(tmp_path / "h.sqlite"))
+
+    assert code == 1
+    assert f"{text} is a file, not a folder" in output
+    assert "images/ and texts/" in output
+    assert not (tmp_path / "h.sqlite").exists()
+
+
 def test_resuming_an_experiment_on_other_data_is_refused_saying_what_differs(
         tmp_path: Path) -> None:
     history = str(tmp_path / "h.sqlite")
