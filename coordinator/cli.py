@@ -19,7 +19,7 @@ from coordinator.hints import StoreOptions
 from coordinator.model_summary import SKLEARN_NAME, model_summary
 from coordinator.params_file import params_text
 from coordinator.settings import SearchSettings
-from shared.cli_options import exp_key_option, mongo_option, option
+from shared.cli_options import IntegerRange, NumberRange, exp_key_option, mongo_option, option
 from shared.errors import DatasetError, OcrTuneError
 from shared.logs import LEVELS, configure_logging
 from shared.objective import known_objectives
@@ -87,7 +87,7 @@ def _interrupted(_signum: int, _frame: FrameType | None) -> NoReturn:
         help="sklearn: iris, or a CSV file with a header row.")
 @option("--target", envvar="OCRTUNE_TARGET",
         help="sklearn: the CSV column holding the class.")
-@option("--max-evals", required=True, type=click.IntRange(min=1),
+@option("--max-evals", required=True, type=IntegerRange(min=1),
         envvar="OCRTUNE_MAX_EVALS", help="Finish when this many trials are finished.")
 @exp_key_option("Experiment name. [default: <objective>-<data folder or dataset name>]")
 @option("--algo", type=click.Choice(defaults.ALGORITHM_NAMES), default="tpe",
@@ -105,28 +105,28 @@ def _interrupted(_signum: int, _frame: FrameType | None) -> NoReturn:
 @option("--history", type=click.Path(path_type=Path, dir_okay=False),
         default=DEFAULT_HISTORY, envvar="OCRTUNE_HISTORY", show_default=True,
         help="Local run: the SQLite file that keeps the trials and is resumed from.")
-@option("--workers", type=click.IntRange(min=1), default=1, envvar="OCRTUNE_WORKERS",
+@option("--workers", type=IntegerRange(min=1), default=1, envvar="OCRTUNE_WORKERS",
         show_default=True, help="Local run: trials evaluated at once.")
-@option("--queue-per-worker", type=click.IntRange(min=1),
+@option("--queue-per-worker", type=IntegerRange(min=1),
         default=defaults.QUEUE_PER_WORKER, envvar="OCRTUNE_QUEUE_PER_WORKER",
         show_default=True, help="Suggestions kept queued for each live worker.")
-@option("--lease-timeout", "lease_timeout_s", type=click.FloatRange(min=1),
+@option("--lease-timeout", "lease_timeout_s", type=NumberRange(min=1),
         default=defaults.LEASE_TIMEOUT_S, envvar="OCRTUNE_LEASE_TIMEOUT_S",
         show_default=True,
         help="Seconds without a heartbeat before a trial is requeued; recorded on a "
              "new experiment, which its workers follow. A resumed one keeps its own.")
-@option("--max-attempts", type=click.IntRange(min=1), default=defaults.MAX_ATTEMPTS,
+@option("--max-attempts", type=IntegerRange(min=1), default=defaults.MAX_ATTEMPTS,
         envvar="OCRTUNE_MAX_ATTEMPTS", show_default=True,
         help="Expired leases after which a trial is failed for good.")
-@option("--trial-timeout", "trial_timeout_s", type=click.FloatRange(min=1),
+@option("--trial-timeout", "trial_timeout_s", type=NumberRange(min=1),
         envvar="OCRTUNE_TRIAL_TIMEOUT_S",
         help="Local run: seconds after which a trial is stopped and failed.")
-@option("--max-consecutive-failures", type=click.IntRange(min=1),
+@option("--max-consecutive-failures", type=IntegerRange(min=1),
         default=WORKER_MAX_CONSECUTIVE_FAILURES,
         envvar="OCRTUNE_MAX_CONSECUTIVE_FAILURES", show_default=True,
         help="Local run: stop after this many failed trials in a row (the finished "
              "ones are kept).")
-@option("--no-worker-warning", "no_worker_warning_s", type=click.FloatRange(min=1),
+@option("--no-worker-warning", "no_worker_warning_s", type=NumberRange(min=1),
         default=defaults.NO_WORKER_WARNING_S, envvar="OCRTUNE_NO_WORKER_WARNING_S",
         show_default=True,
         help="Seconds trials may wait with no live worker before a warning says so.")

@@ -30,7 +30,7 @@ from coordinator.reading import open_for_reading, pick_experiment
 from coordinator.report import build_report, write_report
 from coordinator.status import PACE_WINDOW_S, read_status
 from coordinator.status_text import describe_status
-from shared.cli_options import exp_key_option, mongo_option, option
+from shared.cli_options import IntegerRange, NumberRange, exp_key_option, mongo_option, option
 from shared.errors import ConfigError, OcrTuneError
 from shared.ocr import ENGINES
 from shared.ocr_objective import OBJECTIVE_NAME
@@ -92,10 +92,10 @@ def _data_dir_option(command: Callable[P, R]) -> Callable[P, R]:
 
 @cli.command()
 @exp_key_option("Only this experiment. [default: every experiment]")
-@option("--max-evals", type=click.IntRange(min=1), envvar="OCRTUNE_MAX_EVALS",
+@option("--max-evals", type=IntegerRange(min=1), envvar="OCRTUNE_MAX_EVALS",
         help="The search's --max-evals, so the time left counts the trials still to "
              "suggest. [default: count only queued and running trials]")
-@option("--window", "window_min", type=click.FloatRange(min=0.1),
+@option("--window", "window_min", type=NumberRange(min=0.1),
         default=PACE_WINDOW_S / 60, show_default=True,
         help="Minutes of finished trials the pace is measured over.")
 @_store_options
@@ -126,7 +126,7 @@ def status(*, exp_key: str | None, max_evals: int | None, window_min: float,
 @_exp_key_option
 @option("--state", type=click.Choice([s.name.lower() for s in TrialState]),
         help="Only the trials in this state.")
-@option("--best", "best_n", type=click.IntRange(min=1),
+@option("--best", "best_n", type=IntegerRange(min=1),
         help="Only the N trials with the lowest loss, best first.")
 @option("--format", "output_format", type=click.Choice(sorted(_FORMATTERS)),
         default="table", show_default=True, help="How to write the trials.")

@@ -28,6 +28,22 @@ class VariableNamingOption(click.Option):
         return hint
 
 
+class NumberRange(click.FloatRange):
+    """click's FloatRange, refusing a value that is no number as "not a valid number".
+
+    click's own words, "'abc' is not a valid float range", read as if a range were wanted;
+    the help shows ``NUMBER`` and the range instead of ``FLOAT RANGE``.
+    """
+
+    name = "number"
+
+
+class IntegerRange(click.IntRange):
+    """click's IntRange, refusing a value that is no whole number as "not a valid integer"."""
+
+    name = "integer"
+
+
 # ``click.option`` making VariableNamingOption options: every option of our commands.
 option = functools.partial(click.option, cls=VariableNamingOption)
 

@@ -46,6 +46,8 @@ def _no_signal_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
     (["--grace-period", "-1"], "'--grace-period': -1.0 is not in the range x>=0"),
     (["--max-jobs", "0"], "'--max-jobs': 0 is not in the range x>=1"),
     (["--data-dir", "/no/such/folder"], "'--data-dir': Directory '/no/such/folder' does not"),
+    (["--reserve-timeout", "soon"], "'--reserve-timeout': 'soon' is not a valid number."),
+    (["--max-jobs", "2.5"], "'--max-jobs': '2.5' is not a valid integer."),
 ])
 def test_a_worker_option_out_of_range_is_a_usage_error_naming_it(
         args: list[str], named: str) -> None:
@@ -116,6 +118,8 @@ def test_an_srv_uri_whose_host_has_no_dns_record_says_to_check_the_host_name(
     (["--queue-per-worker", "0"], "'--queue-per-worker': 0 is not in the range x>=1"),
     (["--max-attempts", "0"], "'--max-attempts': 0 is not in the range x>=1"),
     (["--lease-timeout", "0"], "'--lease-timeout': 0.0 is not in the range x>=1"),
+    (["--trial-timeout", "abc"], "'--trial-timeout': 'abc' is not a valid number."),
+    (["--workers", "two"], "'--workers': 'two' is not a valid integer."),
 ])
 def test_a_coordinator_option_out_of_range_is_a_usage_error_naming_it(
         args: list[str], named: str, tmp_path: Path) -> None:

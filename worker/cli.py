@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from shared.cli_options import exp_key_option, mongo_option, option
+from shared.cli_options import IntegerRange, NumberRange, exp_key_option, mongo_option, option
 from shared.errors import OcrTuneError
 from shared.logs import LEVELS, configure_logging
 from shared.retry import StopRequestedError, retry_unavailable
@@ -27,22 +27,22 @@ logger = logging.getLogger(__name__)
               "mongo://host:port/db/jobs).", required=True)
 @exp_key_option("Serve only this experiment; exit 4 if it cannot be evaluated here. "
                 "[default: every experiment it can evaluate]")
-@option("--poll-interval", "poll_interval_s", type=click.FloatRange(min=0.01),
+@option("--poll-interval", "poll_interval_s", type=NumberRange(min=0.01),
         default=defaults.POLL_INTERVAL_S, envvar="OCRTUNE_POLL_INTERVAL_S",
         show_default=True, help="Seconds between looks at an empty queue.")
-@option("--reserve-timeout", "reserve_timeout_s", type=click.FloatRange(min=0),
+@option("--reserve-timeout", "reserve_timeout_s", type=NumberRange(min=0),
         envvar="OCRTUNE_RESERVE_TIMEOUT_S",
         help="Stop after this many seconds without a trial. [default: wait forever]")
-@option("--max-consecutive-failures", type=click.IntRange(min=1),
+@option("--max-consecutive-failures", type=IntegerRange(min=1),
         default=defaults.MAX_CONSECUTIVE_FAILURES,
         envvar="OCRTUNE_MAX_CONSECUTIVE_FAILURES", show_default=True,
         help="Stop (exit 3) after this many failed trials in a row.")
-@option("--max-jobs", type=click.IntRange(min=1), envvar="OCRTUNE_MAX_JOBS",
+@option("--max-jobs", type=IntegerRange(min=1), envvar="OCRTUNE_MAX_JOBS",
         help="Stop after recording this many trials. [default: no limit]")
-@option("--trial-timeout", "trial_timeout_s", type=click.FloatRange(min=1),
+@option("--trial-timeout", "trial_timeout_s", type=NumberRange(min=1),
         default=defaults.TRIAL_TIMEOUT_S, envvar="OCRTUNE_TRIAL_TIMEOUT_S",
         show_default=True, help="Seconds after which a trial is stopped and failed.")
-@option("--grace-period", "grace_period_s", type=click.FloatRange(min=0),
+@option("--grace-period", "grace_period_s", type=NumberRange(min=0),
         default=defaults.GRACE_PERIOD_S, envvar="OCRTUNE_GRACE_PERIOD_S",
         show_default=True,
         help="After SIGTERM, seconds the trial may run on before it is handed back "
