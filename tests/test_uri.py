@@ -189,3 +189,20 @@ def test_a_uri_without_a_password_is_shown_unchanged() -> None:
     text = "mongodb://alice@localhost:27017/trials?authSource=admin"
 
     assert redact_uri(text) == text
+
+
+@pytest.mark.parametrize(("password", "message", "scrubbed"), [
+    # A one-letter password is masked where it stands alone, not inside every word.
+    ("a", "bad auth for alice:a@db.example.org: a", "bad auth for alice:***@db.example.org: ***"),
+    ("s3cr3t", "password 's3cr3t' refused; s3cr3tive is not it",
+     "password '***' refused; s3cr3tive is not it"),
+    # Ends that are not letters or digits are boundaries of their own.
+    ("!x!", "quoted as a!x!b", "quoted as a***b"),
+    # The escaped and the unescaped spelling alike.
+    ("p%40ss", "tried p@ss and p%40ss", "tried *** and ***"),
+])
+def test_a_quoted_password_is_masked_where_it_stands_alone(
+        password: str, message: str, scrubbed: str) -> None:
+    target = parse_mongo_uri(f"mongodb://alice:{password}@db.example.org/trials")
+
+    assert target.scrub(message) == scrubbed

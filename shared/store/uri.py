@@ -18,6 +18,7 @@ and ``repr``, and every error message show ``***`` in their place.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -193,12 +194,24 @@ def _checked_by_pymongo(text: str, redacted: str, *, default_port: int | None = 
 
 
 def _scrub(message: str, text: str) -> str:
-    """``message`` with the URI's password removed, should a library have quoted it."""
+    """``message`` with the URI's password masked, should a library have quoted it.
+
+    The password is masked where it stands on its own: not where letters or digits run on
+    from its ends, so that a short password ("a") does not mask every "a" of the message
+    ("alice:a@db" becomes "alice:***@db"). A library quoting a password sets it off, in a
+    URI or in quotes.
+    """
     userinfo = text.partition("://")[2].rpartition("@")[0]
     password = userinfo.partition(":")[2]
     for secret in {password, unquote_plus(password)} - {""}:
-        message = message.replace(secret, _MASK)
+        message = _standalone(secret).sub(_MASK, message)
     return message
+
+
+def _standalone(secret: str) -> re.Pattern[str]:
+    before = r"(?<![^\W_])" if secret[0].isalnum() else ""
+    after = r"(?![^\W_])" if secret[-1].isalnum() else ""
+    return re.compile(before + re.escape(secret) + after)
 
 
 def _invalid(redacted: str, reason: str, *, example: str = EXAMPLE_URI) -> ConfigError:
