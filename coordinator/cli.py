@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
@@ -26,7 +27,7 @@ from shared.objective import known_objectives
 from shared.ocr import ENGINES
 from shared.ocr_objective import OBJECTIVE_NAME as OCR_NAME
 from shared.retry import StopRequestedError
-from shared.signals import stop_on_signals
+from shared.signals import handlers_restored, stop_on_signals
 from shared.store.factory import DEFAULT_HISTORY
 from worker.settings import MAX_CONSECUTIVE_FAILURES as WORKER_MAX_CONSECUTIVE_FAILURES
 
@@ -74,6 +75,13 @@ def exit_on_interrupt() -> None:
 def _interrupted(_signum: int, _frame: FrameType | None) -> NoReturn:
     click.echo("Interrupted.", err=True)
     sys.exit(EXIT_STOPPED)
+
+
+def _interrupted_saying(message: str) -> Callable[[int, FrameType | None], NoReturn]:
+    def interrupted(_signum: int, _frame: FrameType | None) -> NoReturn:
+        click.echo(message, err=True)
+        sys.exit(EXIT_STOPPED)
+    return interrupted
 
 
 @cli.command()
@@ -153,24 +161,31 @@ def run(ctx: click.Context, *, data_dir: Path | None, objective: str, dataset: s
                          lease_timeout_given=_given(ctx, "lease_timeout_s"))
     store_options = StoreOptions(mongo=mongo, history=history,
                                  mongo_from_env=_from_env(ctx, "mongo"))
-    stop = stop_on_signals("the search stops; run the same command again to resume")
-    try:
-        settings = SearchSettings(max_evals=max_evals, queue_per_worker=queue_per_worker,
-                                  lease_timeout_s=lease_timeout_s, max_attempts=max_attempts,
-                                  no_worker_warning_s=no_worker_warning_s)
-        progress = SearchProgress(exp_key=request.key)
-        with logging_redirect_tqdm():
-            try:
-                result = run_experiment(request, settings, stop=stop, on_progress=progress)
-            finally:
-                progress.close()
-    except StopRequestedError:
-        click.echo("Stopped while the store was unreachable; the same command resumes the "
-                   "search.", err=True)
-        sys.exit(EXIT_STOPPED)
-    except OcrTuneError as err:
-        raise click.ClickException(store_options.message(err)) from err
-    _print_result(result, store_options)
+    settings = SearchSettings(max_evals=max_evals, queue_per_worker=queue_per_worker,
+                              lease_timeout_s=lease_timeout_s, max_attempts=max_attempts,
+                              no_worker_warning_s=no_worker_warning_s)
+    with handlers_restored():
+        stop = stop_on_signals("the search stops; run the same command again to resume")
+        try:
+            progress = SearchProgress(exp_key=request.key)
+            with logging_redirect_tqdm():
+                try:
+                    result = run_experiment(request, settings, stop=stop,
+                                            on_progress=progress)
+                finally:
+                    progress.close()
+        except StopRequestedError:
+            click.echo("Stopped while the store was unreachable; the same command resumes "
+                       "the search.", err=True)
+            sys.exit(EXIT_STOPPED)
+        except OcrTuneError as err:
+            raise click.ClickException(store_options.message(err)) from err
+    with handlers_restored():
+        # Scoring the best again reads every image twice: Ctrl-C cuts it short.
+        best = store_options.command("best", "--exp-key", result.experiment.exp_key)
+        signal.signal(signal.SIGINT, _interrupted_saying(
+            f"Interrupted; the trials are kept, and `{best}` prints the result again."))
+        _print_result(result, store_options)
     if not result.outcome.completed:
         click.echo(_stopped_message(result, store_options), err=True)
         sys.exit(EXIT_STOPPED)
@@ -248,15 +263,16 @@ def _print_result(result: RunResult, store: StoreOptions) -> None:
     click.echo(params_text(outcome.best.params))
     if outcome.completed:
         # A stopped run skips this: it reads every image twice, long after Ctrl-C.
-        _print_scores(result.experiment, outcome.best, store)
+        _print_scores(result.experiment, outcome.best, store, data_dir=result.data_dir)
 
 
-def _print_scores(experiment: Experiment, best: Trial, store: StoreOptions) -> None:
+def _print_scores(experiment: Experiment, best: Trial, store: StoreOptions, *,
+                  data_dir: Path | None) -> None:
     spec = experiment.objective
     if spec.name == OCR_NAME:
         try:
             # Refused when the folder no longer holds the dataset the search scored.
-            rows = compare_best(experiment, best)
+            rows = compare_best(experiment, best, data_dir=data_dir)
         except DatasetError as err:
             show = store.command("best", "--exp-key", experiment.exp_key, "--data-dir", "DIR")
             click.echo(f"Warning: the per-image table is left out: {err}. The search's "
@@ -267,7 +283,7 @@ def _print_scores(experiment: Experiment, best: Trial, store: StoreOptions) -> N
         click.echo("\nPer image, read with no preprocessing (raw) and with the best:")
         click.echo(comparison_table(rows))
     elif spec.name == SKLEARN_NAME:
-        click.echo(model_summary(spec, best.params))
+        click.echo(model_summary(spec, best.params, data_dir=data_dir))
 
 
 # Registers status, history, best, plot, report and apply on `cli`; imported last because

@@ -61,6 +61,11 @@ class SearchProgress:
                 and not finished:
             return
         self._logged_at = now
+        if snapshot.finished > snapshot.max_evals:  # resumed with a smaller --max-evals
+            logger.info("Experiment %r: %d trials finished (--max-evals %d); %s.",
+                        self._exp_key, snapshot.finished, snapshot.max_evals,
+                        describe(snapshot))
+            return
         logger.info("Experiment %r: %d of %d trials finished; %s.", self._exp_key,
                     snapshot.finished, snapshot.max_evals, describe(snapshot))
 

@@ -19,6 +19,7 @@ from shared.objective import objective_kind
 from shared.ocr_objective import OBJECTIVE_NAME as OCR_NAME
 from shared.ocr_objective import ocr_spec
 from shared.retry import retry_unavailable
+from shared.sklearn_data import IRIS
 from shared.sklearn_objective import OBJECTIVE_NAME as SKLEARN_NAME
 from shared.sklearn_objective import sklearn_spec
 from shared.store.base import TrialStore
@@ -60,13 +61,21 @@ class RunRequest:
             return self.exp_key
         if self.objective == OCR_NAME and self.data_dir is not None:
             return f"{self.objective}-{self.data_dir.resolve().name}"
-        return f"{self.objective}-{Path(self.dataset or 'data').stem}"
+        if self.dataset is None or self.dataset == IRIS:
+            return f"{self.objective}-{self.dataset or 'data'}"
+        # A CSV file is known by its name without ".csv", unless that is a built-in
+        # dataset's name: iris.csv must not resume the built-in Iris's experiment.
+        stem = Path(self.dataset).stem
+        return f"{self.objective}-{Path(self.dataset).name if stem == IRIS else stem}"
 
 
 @dataclass(frozen=True)
 class RunResult:
     experiment: Experiment
     outcome: SearchOutcome
+    # Where this run read the experiment's data (None for a built-in dataset): where the
+    # best is scored again, even if the experiment first found the data elsewhere.
+    data_dir: Path | None = None
 
 
 def objective_spec(request: RunRequest) -> ObjectiveSpec:
@@ -111,7 +120,7 @@ def run_experiment(request: RunRequest, settings: SearchSettings, *,
         stored_lease = replace(settings, lease_timeout_s=experiment.lease_timeout_s)
         outcome = _search(store, experiment, request, stored_lease, stop=stop,
                           on_progress=on_progress)
-    return RunResult(experiment, outcome)
+    return RunResult(experiment, outcome, data_dir=_data_folder(request))
 
 
 def _requeue_left_running(store: TrialStore, exp_key: str, max_attempts: int) -> None:
@@ -145,6 +154,7 @@ def _search(store: TrialStore, experiment: Experiment, request: RunRequest,
                       on_progress=on_progress, no_worker_hint=hint).run()
     _requeue_left_running(store, experiment.exp_key, settings.max_attempts)
     worker_settings = WorkerSettings(exp_key=experiment.exp_key,
+                                     data_dir=_data_folder(request),
                                      trial_timeout_s=request.trial_timeout_s,
                                      max_consecutive_failures=request.max_consecutive_failures,
                                      poll_interval_s=settings.poll_interval_s,
@@ -152,6 +162,20 @@ def _search(store: TrialStore, experiment: Experiment, request: RunRequest,
                                      objective_retry_s=LOCAL_OBJECTIVE_RETRY_S)
     return run_local(store, experiment, objective, settings, workers=request.workers,
                      worker_settings=worker_settings, stop=stop, on_progress=on_progress)
+
+
+def _data_folder(request: RunRequest) -> Path | None:
+    """Where this run read its data, for its local workers to read it there too.
+
+    The experiment's fingerprint matched what this run read, so a dataset moved since the
+    experiment was created is found where the user now points (``--data``, ``--dataset``)
+    instead of where the experiment first found it.
+    """
+    if request.objective == OCR_NAME:
+        return request.data_dir
+    if request.dataset is not None and request.dataset != IRIS:
+        return Path(request.dataset).resolve().parent
+    return None
 
 
 def _warn_if_settings_differ(stored: Experiment, wanted: Experiment, *,

@@ -81,8 +81,16 @@ class Search:
 
     def run(self) -> SearchOutcome:
         self._take_in(self._call(lambda: self._store.trials(self._exp_key), "reading trials"))
-        logger.info("Experiment %r: %d trial(s) in the history; searching until %d are "
-                    "finished.", self._exp_key, len(self._trials), self._settings.max_evals)
+        finished = sum(1 for trial in self._trials.values()
+                       if trial.state in (TrialState.DONE, TrialState.ERROR))
+        if finished >= self._settings.max_evals:
+            logger.info("Experiment %r already has %d finished trials, --max-evals %d: "
+                        "nothing to search (a larger --max-evals goes on).", self._exp_key,
+                        finished, self._settings.max_evals)
+        else:
+            logger.info("Experiment %r: %d trial(s) in the history; searching until %d are "
+                        "finished.", self._exp_key, len(self._trials),
+                        self._settings.max_evals)
         while True:
             # Asked before the snapshot, so that it counts the last results of workers
             # that are gone: a run whose last worker stopped on its final trial completed.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Iterator
 from types import FrameType
 
 logger = logging.getLogger(__name__)
@@ -35,3 +37,18 @@ def stop_on_signals(what: str, *, hurry: threading.Event | None = None,
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     return stop
+
+
+@contextlib.contextmanager
+def handlers_restored() -> Iterator[None]:
+    """Run the block, then give SIGTERM and SIGINT back the handlers they had before it.
+
+    A search takes the signals over (``stop_on_signals``) for as long as it runs; after it,
+    Ctrl-C must end the program again instead of stopping a search that has ended.
+    """
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)

@@ -137,6 +137,10 @@ def _labels(path: Path, rows: list[list[str]], target_index: int, target: str
     return np.array(labels, dtype=np.str_)
 
 
+# Classes short of rows named in the refusal; a column of measurements has hundreds.
+SCARCE_SHOWN = 5
+
+
 def split_table(table: Table, *, test_size: float, random_state: int, cv_folds: int
                 ) -> Split:
     """Hold out ``test_size`` of the rows, as the write-up did: not stratified.
@@ -161,7 +165,12 @@ def _check_classes(source: str, y_train: NDArray[Any], cv_folds: int) -> None:
                            "classifier needs at least two")
     scarce = {label: count for label, count in sorted(counts.items()) if count < cv_folds}
     if scarce:
-        listed = ", ".join(f"{label!r}: {count}" for label, count in scarce.items())
+        shown = [f"{label!r}: {count}" for label, count in scarce.items()][:SCARCE_SHOWN]
+        more = len(scarce) - len(shown)
+        listed = ", ".join(shown) + (f" and {more} more" if more else "")
         raise DatasetError(f"{source}: {cv_folds}-fold cross-validation needs at least "
                            f"{cv_folds} training rows of each class, but has only {listed}; "
-                           "use fewer folds (cv_folds), a smaller test_size, or more rows")
+                           "add rows of those classes, or, if the target column holds "
+                           f"measurements rather than classes ({len(counts)} distinct values "
+                           f"in {len(y_train)} training rows), name the class column "
+                           "with --target")

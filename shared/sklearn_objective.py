@@ -22,7 +22,7 @@ from typing import Any
 
 import sklearn
 
-from shared.errors import ConfigError, ObjectiveError, OcrTuneError, ParamsError
+from shared.errors import ConfigError, DatasetError, ObjectiveError, OcrTuneError, ParamsError
 from shared.jsontypes import JsonObject
 from shared.objective import Objective, ObjectiveKind, check_compatible
 from shared.sklearn_data import IRIS, Split, Table, csv_table, iris_table, split_table
@@ -226,15 +226,20 @@ def sklearn_spec(dataset: str, target: str | None = None, *, test_size: float = 
 
     Reads and splits the table once, to fail now rather than on every worker. Raises
     ConfigError for a missing or needless ``target`` or a setting out of range, and
-    DatasetError for a table that cannot be used.
+    DatasetError for a dataset that is neither Iris nor a file, or a table that cannot be
+    used.
     """
     if dataset == IRIS:
         if target is not None:
-            raise ConfigError(f"Iris has its own class column; drop the target {target!r}")
+            raise ConfigError(f"Iris has its own class column; drop --target {target!r}")
         data_dir = None
     else:
+        if not Path(dataset).is_file():
+            raise DatasetError(f"dataset {dataset} is no file here; give {IRIS} (the one "
+                               "built-in dataset) or the path of a CSV file")
         if not target:
-            raise ConfigError(f"{dataset} needs the name of its class column as the target")
+            raise ConfigError(f"{dataset} needs --target, the name of its class column in "
+                              "the header row")
         data_dir = Path(dataset).resolve().parent
         dataset = Path(dataset).name
     settings = SklearnSettings(dataset, data_dir, target, test_size, random_state, cv_folds,

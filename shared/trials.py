@@ -196,10 +196,13 @@ class ObjectiveSpec:
     def differences(self, other: ObjectiveSpec) -> list[str]:
         """Human-readable differences that make two specs evaluate different things."""
         diffs = []
-        for label in ("name", "version", "space_version", "fingerprint"):
+        for label in ("name", "version", "space_version"):
             mine, theirs = getattr(self, label), getattr(other, label)
             if mine != theirs:
                 diffs.append(f"{label}: {mine!r} != {theirs!r}")
+        if self.fingerprint != other.fingerprint:
+            diffs.append(f"fingerprint: the data's files differ ({self.fingerprint[:12]}... "
+                         f"!= {other.fingerprint[:12]}...)")
         for key in sorted(set(self.settings) | set(other.settings)):
             if key in IDENTITY_FREE_SETTINGS:
                 continue

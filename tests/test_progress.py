@@ -43,3 +43,17 @@ def test_without_a_terminal_the_progress_is_logged_with_the_counts(
     # Then one line says how far it is, with the queue and the best loss
     assert caplog.messages == ["Experiment 'ocr-data': 60 of 60 trials finished; running 1, "
                                "queued 2, workers 1, failed 0, reused 0, best loss 0.2500."]
+
+
+def test_a_search_resumed_past_its_max_evals_logs_the_count_without_a_fraction_over_one(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Given a search of 54 finished trials resumed with --max-evals 10
+    progress = SearchProgress(exp_key="ocr-data", interactive=False)
+
+    with caplog.at_level(logging.INFO, logger="coordinator.progress"):
+        progress(snapshot(54, max_evals=10))
+
+    # Then the line gives both numbers, not "54 of 10"
+    assert caplog.messages == ["Experiment 'ocr-data': 54 trials finished (--max-evals 10); "
+                               "running 1, queued 2, workers 1, failed 0, reused 0, best loss "
+                               "0.2500."]

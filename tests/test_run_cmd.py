@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 from click.testing import CliRunner
+from sklearn.datasets import load_iris
 
 from coordinator.cli import cli
 from coordinator.run import RunRequest
@@ -102,20 +105,70 @@ def test_resuming_an_experiment_on_other_data_is_refused_saying_what_differs(
     history = str(tmp_path / "h.sqlite")
     assert run("--objective", "sklearn", "--dataset", "iris", "--max-evals", "2",
                "--history", history, "--exp-key", "shared-key")[0] == 0
-    other = tmp_path / "other"
-    (other / "images").mkdir(parents=True)
-    (other / "texts").mkdir()
-    for image in (SAMPLE / "images").iterdir():
-        (other / "images" / image.name).write_bytes(image.read_bytes())
-        text = SAMPLE / "texts" / f"{image.stem}.txt"
-        (other / "texts" / text.name).write_bytes(text.read_bytes())
+    other = copy_sample(tmp_path / "other")
 
     code, output = run("--data", str(other), "--max-evals", "3", "--history", history,
                        "--exp-key", "shared-key")
 
     assert code == 1
     assert "name: 'sklearn' != 'ocr'" in output
-    assert "fingerprint" in output
+    assert "fingerprint: the data's files differ" in output
+
+
+def copy_sample(folder: Path, *, images: int | None = None) -> Path:
+    """A copy of the sample dataset (its first ``images`` pairs) in ``folder``."""
+    (folder / "images").mkdir(parents=True)
+    (folder / "texts").mkdir()
+    for image in sorted((SAMPLE / "images").iterdir())[:images]:
+        (folder / "images" / image.name).write_bytes(image.read_bytes())
+        text = SAMPLE / "texts" / f"{image.stem}.txt"
+        (folder / "texts" / text.name).write_bytes(text.read_bytes())
+    return folder
+
+
+def test_a_search_resumes_on_its_dataset_moved_to_another_folder(tmp_path: Path) -> None:
+    # Given an OCR search begun on a folder that was then moved
+    history = str(tmp_path / "h.sqlite")
+    first = copy_sample(tmp_path / "first", images=2)
+    assert run("--data", str(first), "--max-evals", "1", "--history", history,
+               "--exp-key", "moved")[0] == 0
+    moved = first.rename(tmp_path / "moved")
+
+    # When it is resumed on the new folder
+    code, output = run("--data", str(moved), "--max-evals", "2", "--history", history,
+                       "--exp-key", "moved")
+
+    # Then its workers read the images there, the search goes on, and the best is scored
+    # again there
+    assert code == 0, output
+    assert "Experiment moved: 2 trials finished, 0 failed" in output
+    assert "Per image, read with no preprocessing (raw) and with the best:" in output
+
+
+def test_an_sklearn_search_resumes_on_its_csv_file_moved_to_another_folder(
+        tmp_path: Path) -> None:
+    # Given a search begun on a CSV file that was then moved
+    history = str(tmp_path / "h.sqlite")
+    (tmp_path / "first").mkdir()
+    csv = write_iris_csv(tmp_path / "first" / "flowers.csv")
+    assert run("--objective", "sklearn", "--dataset", str(csv), "--target", "species",
+               "--max-evals", "1", "--history", history)[0] == 0
+    moved = csv.parent.rename(tmp_path / "moved") / csv.name
+
+    # When it is resumed on the file where it is now / Then the search goes on
+    code, output = run("--objective", "sklearn", "--dataset", str(moved), "--target",
+                       "species", "--max-evals", "2", "--history", history)
+    assert code == 0, output
+    assert "Experiment sklearn-flowers: 2 trials finished, 0 failed" in output
+    assert "Held-out accuracy: " in output
+
+
+def write_iris_csv(path: Path) -> Path:
+    bunch = load_iris()
+    rows = [",".join([*map(str, features), str(bunch.target_names[label])])
+            for features, label in zip(bunch.data, bunch.target, strict=True)]
+    path.write_text("\n".join(["a,b,c,d,species", *rows]) + "\n", encoding="utf-8")
+    return path
 
 
 def test_a_finished_run_prints_the_best_parameters_as_plain_json(tmp_path: Path) -> None:
@@ -226,3 +279,36 @@ def test_the_workers_variable_with_mongo_is_refused_but_the_shared_worker_limits
 
 def _search_reached(request: RunRequest, *_args: object, **_kwargs: object) -> NoReturn:
     raise OcrTuneError(f"the search was reached on {request.mongo}")
+
+
+def test_ctrl_c_while_the_best_is_scored_again_ends_the_run_saying_the_trials_are_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a search that has ended and is scoring its best again, as Ctrl-C comes
+    handler_before = signal.getsignal(signal.SIGINT)
+
+    def ctrl_c(*_args: object, **_kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        pytest.fail("Ctrl-C did not stop the scoring")
+
+    monkeypatch.setattr("coordinator.cli._print_scores", ctrl_c)
+
+    # When the signal arrives
+    code, output = run("--objective", "sklearn", "--dataset", "iris", "--max-evals", "2",
+                       "--history", str(tmp_path / "h.sqlite"))
+
+    # Then the program ends with the shell's code for it, saying how to see the result,
+    # and leaves the signal's handler as it found it
+    assert code == 130, output
+    assert ("Interrupted; the trials are kept, and `python -m coordinator best --exp-key "
+            "sklearn-iris --history") in output
+    assert signal.getsignal(signal.SIGINT) is handler_before
+
+
+@pytest.mark.parametrize(("dataset", "key"), [
+    ("iris", "sklearn-iris"),
+    ("measurements/flowers.csv", "sklearn-flowers"),
+    ("measurements/iris.csv", "sklearn-iris.csv"),
+])
+def test_an_sklearn_experiment_is_named_after_its_dataset_apart_from_the_built_in_one(
+        dataset: str, key: str) -> None:
+    assert RunRequest(objective="sklearn", dataset=dataset).key == key

@@ -83,6 +83,22 @@ def test_running_again_with_more_evals_resumes_without_repeating_a_trial(tmp_pat
         assert trial.end_time == first[trial.tid].end_time
 
 
+def test_running_again_with_fewer_evals_says_there_is_nothing_to_search(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Given a finished search of 6 trials
+    search(tmp_path / "h.sqlite", 6)
+
+    # When it is run again with --max-evals 4
+    with caplog.at_level(logging.INFO, logger="coordinator.search"):
+        outcome = search(tmp_path / "h.sqlite", 4)
+
+    # Then it evaluates nothing and says why
+    assert outcome.completed and outcome.snapshot.finished == 6
+    assert len(SqliteTrialStore(tmp_path / "h.sqlite").trials("exp")) == 6
+    assert ("Experiment 'exp' already has 6 finished trials, --max-evals 4: nothing to "
+            "search (a larger --max-evals goes on).") in caplog.messages
+
+
 def test_a_repeated_configuration_reuses_the_earlier_result_instead_of_evaluating(
         tmp_path: Path) -> None:
     outcome = search(tmp_path / "h.sqlite", 20, kind=DISCRETE_QUADRATIC, algo="rand")

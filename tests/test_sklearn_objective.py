@@ -145,9 +145,40 @@ def test_a_missing_csv_file_is_refused_naming_it(tmp_path: Path) -> None:
         sklearn_spec(str(tmp_path / "missing.csv"), "kind")
 
 
+def test_a_csv_file_without_a_target_is_refused_naming_the_option(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "flowers.csv", iris_rows(), HEADER)
+
+    with pytest.raises(ConfigError, match=r"flowers\.csv needs --target, the name of its "
+                                          r"class column"):
+        sklearn_spec(str(path))
+
+
+@pytest.mark.parametrize("dataset", ["wine", "no/such/table.csv"])
+def test_a_dataset_neither_built_in_nor_a_file_is_refused_naming_the_choices(
+        dataset: str) -> None:
+    with pytest.raises(DatasetError, match=f"dataset {dataset} is no file here; give iris "
+                                           r"\(the one built-in dataset\) or the path"):
+        sklearn_spec(dataset)
+
+
+def test_a_target_of_measurements_is_refused_saying_to_name_the_class_column(
+        tmp_path: Path) -> None:
+    # Given a CSV file whose --target names a column of measurements, not classes
+    rows: list[list[object]] = [[float(i), i / 10] for i in range(40)]
+    path = write_csv(tmp_path / "readings.csv", rows, ["a", "b"])
+
+    # When it is described / Then the refusal says what is wrong, listing a few values
+    with pytest.raises(DatasetError) as caught:
+        sklearn_spec(str(path), "b")
+    message = str(caught.value)
+    assert "5-fold cross-validation needs at least 5 training rows of each class" in message
+    assert "and 27 more;" in message
+    assert ("if the target column holds measurements rather than classes (32 distinct "
+            "values in 32 training rows), name the class column with --target") in message
+
+
 @pytest.mark.parametrize(("dataset", "target", "options", "named"), [
-    ("iris", "species", {}, "Iris has its own class column"),
-    ("table.csv", None, {}, "needs the name of its class column"),
+    ("iris", "species", {}, "Iris has its own class column; drop --target 'species'"),
     ("iris", None, {"test_size": 1.5}, "test_size=1.5"),
     ("iris", None, {"cv_folds": 1}, "cv_folds=1"),
     ("iris", None, {"random_state": -1}, "random_state=-1"),
