@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -32,7 +33,7 @@ from shared.store.factory import DEFAULT_HISTORY
 from worker.settings import MAX_CONSECUTIVE_FAILURES as WORKER_MAX_CONSECUTIVE_FAILURES
 
 if TYPE_CHECKING:
-    from coordinator.run import RunResult
+    from coordinator.run import RunRequest, RunResult
     from shared.trials import Experiment, Trial
 
 EXIT_STOPPED = 130  # as a shell reports a program ended by Ctrl-C
@@ -150,8 +151,7 @@ def run(ctx: click.Context, *, data_dir: Path | None, objective: str, dataset: s
     _refuse_other_objectives_options(ctx, objective)
     # Imported here: the search loads hyperopt, which takes seconds, and the other
     # commands do not need it.
-    from coordinator.progress import SearchProgress  # noqa: PLC0415
-    from coordinator.run import RunRequest, run_experiment  # noqa: PLC0415
+    from coordinator.run import RunRequest  # noqa: PLC0415
 
     request = RunRequest(data_dir=data_dir, objective=objective, dataset=dataset,
                          target=target, exp_key=exp_key, algo=algo, seed=seed,
@@ -164,31 +164,43 @@ def run(ctx: click.Context, *, data_dir: Path | None, objective: str, dataset: s
     settings = SearchSettings(max_evals=max_evals, queue_per_worker=queue_per_worker,
                               lease_timeout_s=lease_timeout_s, max_attempts=max_attempts,
                               no_worker_warning_s=no_worker_warning_s)
+    result = _search_stopped_by_signals(request, settings, store_options)
+    _print_result_until_interrupted(result, store_options)
+    if not result.outcome.completed:
+        click.echo(_stopped_message(result, store_options), err=True)
+        sys.exit(EXIT_STOPPED)
+
+
+def _search_stopped_by_signals(request: RunRequest, settings: SearchSettings,
+                               store_options: StoreOptions) -> RunResult:
+    """The search, with SIGTERM and SIGINT stopping it (trials handed back) while it runs."""
+    from coordinator.progress import SearchProgress  # noqa: PLC0415 (see `run`)
+    from coordinator.run import run_experiment  # noqa: PLC0415
+
     with handlers_restored():
         stop = stop_on_signals("the search stops; run the same command again to resume")
+        progress = SearchProgress(exp_key=request.key)
         try:
-            progress = SearchProgress(exp_key=request.key)
             with logging_redirect_tqdm():
-                try:
-                    result = run_experiment(request, settings, stop=stop,
-                                            on_progress=progress)
-                finally:
-                    progress.close()
+                return run_experiment(request, settings, stop=stop, on_progress=progress)
         except StopRequestedError:
             click.echo("Stopped while the store was unreachable; the same command resumes "
                        "the search.", err=True)
             sys.exit(EXIT_STOPPED)
         except OcrTuneError as err:
             raise click.ClickException(store_options.message(err)) from err
+        finally:
+            progress.close()
+
+
+def _print_result_until_interrupted(result: RunResult, store_options: StoreOptions) -> None:
+    """The result; scoring the best again reads every image twice, so Ctrl-C cuts it short."""
     with handlers_restored():
-        # Scoring the best again reads every image twice: Ctrl-C cuts it short.
-        best = store_options.command("best", "--exp-key", result.experiment.exp_key)
-        signal.signal(signal.SIGINT, _interrupted_saying(
-            f"Interrupted; the trials are kept, and `{best}` prints the result again."))
+        if threading.current_thread() is threading.main_thread():
+            best = store_options.command("best", "--exp-key", result.experiment.exp_key)
+            signal.signal(signal.SIGINT, _interrupted_saying(
+                f"Interrupted; the trials are kept, and `{best}` prints the result again."))
         _print_result(result, store_options)
-    if not result.outcome.completed:
-        click.echo(_stopped_message(result, store_options), err=True)
-        sys.exit(EXIT_STOPPED)
 
 
 def _from_env(ctx: click.Context, name: str) -> bool:

@@ -81,8 +81,7 @@ class Search:
 
     def run(self) -> SearchOutcome:
         self._take_in(self._call(lambda: self._store.trials(self._exp_key), "reading trials"))
-        finished = sum(1 for trial in self._trials.values()
-                       if trial.state in (TrialState.DONE, TrialState.ERROR))
+        finished = sum(1 for trial in self._trials.values() if trial.state.is_finished)
         if finished >= self._settings.max_evals:
             logger.info("Experiment %r already has %d finished trials, --max-evals %d: "
                         "nothing to search (a larger --max-evals goes on).", self._exp_key,

@@ -46,9 +46,13 @@ def handlers_restored() -> Iterator[None]:
     A search takes the signals over (``stop_on_signals``) for as long as it runs; after it,
     Ctrl-C must end the program again instead of stopping a search that has ended.
     """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread sets handlers, so the block cannot have changed them
+        return
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
         for signum, handler in saved.items():
-            signal.signal(signum, handler)
+            if handler is not None:  # None: set outside Python, and left as it is
+                signal.signal(signum, handler)

@@ -24,6 +24,8 @@ from sklearn.model_selection import train_test_split
 from shared.errors import DatasetError
 
 IRIS = "iris"
+# Classes short of rows named in the refusal; a column of measurements has hundreds.
+_SCARCE_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -137,10 +139,6 @@ def _labels(path: Path, rows: list[list[str]], target_index: int, target: str
     return np.array(labels, dtype=np.str_)
 
 
-# Classes short of rows named in the refusal; a column of measurements has hundreds.
-SCARCE_SHOWN = 5
-
-
 def split_table(table: Table, *, test_size: float, random_state: int, cv_folds: int
                 ) -> Split:
     """Hold out ``test_size`` of the rows, as the write-up did: not stratified.
@@ -165,7 +163,7 @@ def _check_classes(source: str, y_train: NDArray[Any], cv_folds: int) -> None:
                            "classifier needs at least two")
     scarce = {label: count for label, count in sorted(counts.items()) if count < cv_folds}
     if scarce:
-        shown = [f"{label!r}: {count}" for label, count in scarce.items()][:SCARCE_SHOWN]
+        shown = [f"{label!r}: {count}" for label, count in scarce.items()][:_SCARCE_SHOWN]
         more = len(scarce) - len(shown)
         listed = ", ".join(shown) + (f" and {more} more" if more else "")
         raise DatasetError(f"{source}: {cv_folds}-fold cross-validation needs at least "

@@ -200,6 +200,9 @@ class SklearnObjectiveKind:
         """
         check_compatible(spec)
         settings = SklearnSettings.from_json(spec.settings)
+        if data_dir_override is not None and data_dir_override.is_file():
+            raise ObjectiveError(f"--data-dir {data_dir_override} is a file; pass the folder "
+                                 f"that holds {settings.dataset}")
         try:
             table = settings.table(data_dir_override)
             split = settings.split(table)
@@ -235,8 +238,9 @@ def sklearn_spec(dataset: str, target: str | None = None, *, test_size: float = 
         data_dir = None
     else:
         if not Path(dataset).is_file():
-            raise DatasetError(f"dataset {dataset} is no file here; give {IRIS} (the one "
-                               "built-in dataset) or the path of a CSV file")
+            what = "is a folder, not a CSV file" if Path(dataset).is_dir() else "is not a file"
+            raise DatasetError(f"dataset {dataset} {what}; give {IRIS} (the one built-in "
+                               "dataset) or the path of a CSV file")
         if not target:
             raise ConfigError(f"{dataset} needs --target, the name of its class column in "
                               "the header row")

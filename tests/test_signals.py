@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.signals import stop_on_signals
+from shared.signals import handlers_restored, stop_on_signals
 
 
 @pytest.fixture(autouse=True)
@@ -56,3 +56,33 @@ def test_without_a_hurry_event_a_second_signal_only_says_it_is_stopping(
     assert stop.is_set()
     assert [r.getMessage() for r in caplog.records] == [
         "SIGINT received: the search stops.", "SIGINT again: already stopping."]
+
+
+def test_handlers_taken_over_in_the_block_are_given_back_after_it() -> None:
+    before = signal.getsignal(signal.SIGINT)
+
+    with handlers_restored():
+        stop = stop_on_signals("the test stops")
+        _send(signal.SIGINT)
+    assert stop.is_set()
+
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_outside_the_main_thread_the_block_runs_and_no_handler_is_touched() -> None:
+    ran: list[bool] = []
+    errors: list[BaseException] = []
+
+    def block() -> None:
+        try:
+            with handlers_restored():
+                ran.append(True)
+        except BaseException as err:  # noqa: BLE001 (a thread's error is lost otherwise)
+            errors.append(err)
+
+    thread = threading.Thread(target=block)
+    thread.start()
+    thread.join()
+
+    assert ran == [True]
+    assert errors == []

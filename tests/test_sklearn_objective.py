@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -156,9 +157,26 @@ def test_a_csv_file_without_a_target_is_refused_naming_the_option(tmp_path: Path
 @pytest.mark.parametrize("dataset", ["wine", "no/such/table.csv"])
 def test_a_dataset_neither_built_in_nor_a_file_is_refused_naming_the_choices(
         dataset: str) -> None:
-    with pytest.raises(DatasetError, match=f"dataset {dataset} is no file here; give iris "
-                                           r"\(the one built-in dataset\) or the path"):
+    with pytest.raises(DatasetError, match=re.escape(
+            f"dataset {dataset} is not a file; give iris (the one built-in dataset) or the "
+            "path of a CSV file")):
         sklearn_spec(dataset)
+
+
+def test_a_folder_given_as_the_dataset_is_refused_saying_it_is_a_folder(tmp_path: Path
+                                                                       ) -> None:
+    with pytest.raises(DatasetError, match=re.escape(
+            f"dataset {tmp_path} is a folder, not a CSV file; give iris")):
+        sklearn_spec(str(tmp_path))
+
+
+def test_a_worker_given_the_csv_file_itself_as_data_dir_is_told_to_pass_its_folder(
+        tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "flowers.csv", iris_rows(), HEADER)
+
+    with pytest.raises(ObjectiveError, match=re.escape(
+            f"--data-dir {path} is a file; pass the folder that holds flowers.csv")):
+        SKLEARN_OBJECTIVE.load(sklearn_spec(str(path), "species"), data_dir_override=path)
 
 
 def test_a_target_of_measurements_is_refused_saying_to_name_the_class_column(

@@ -192,16 +192,18 @@ def test_a_uri_without_a_password_is_shown_unchanged() -> None:
 
 
 @pytest.mark.parametrize(("password", "message", "scrubbed"), [
-    # A one-letter password is masked where it stands alone, not inside every word.
+    # A short password is masked where it stands alone, not inside every word.
     ("a", "bad auth for alice:a@db.example.org: a", "bad auth for alice:***@db.example.org: ***"),
-    ("s3cr3t", "password 's3cr3t' refused; s3cr3tive is not it",
-     "password '***' refused; s3cr3tive is not it"),
+    ("pw42", "password 'pw42' refused; pw42x is not it",
+     "password '***' refused; pw42x is not it"),
     # Ends that are not letters or digits are boundaries of their own.
     ("!x!", "quoted as a!x!b", "quoted as a***b"),
+    # A longer one is masked wherever it is, even run into other text by an escape.
+    ("hunter2", "alice%3Ahunter2, 'a\\nhunter2', hunter2x", "alice%3A***, 'a\\n***', ***x"),
     # The escaped and the unescaped spelling alike.
-    ("p%40ss", "tried p@ss and p%40ss", "tried *** and ***"),
+    ("p%40ss!", "tried p@ss! and p%40ss!", "tried *** and ***"),
 ])
-def test_a_quoted_password_is_masked_where_it_stands_alone(
+def test_a_quoted_password_is_masked_where_it_stands_alone_if_short_else_everywhere(
         password: str, message: str, scrubbed: str) -> None:
     target = parse_mongo_uri(f"mongodb://alice:{password}@db.example.org/trials")
 

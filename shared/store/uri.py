@@ -36,6 +36,8 @@ _SCHEME = "mongodb://"
 _SRV_SCHEME = "mongodb+srv://"
 _HYPEROPT_SCHEME = "mongo://"
 _MASK = "***"
+# Passwords shorter than this are masked only where they stand alone (see _scrub).
+_SHORT_PASSWORD = 6
 # Query options whose values are secrets as much as a password is.
 _SECRET_OPTIONS = frozenset({"tlscertificatekeyfilepassword", "authmechanismproperties"})
 # Options pymongo accepts only on mongodb+srv:// URIs; dropped before the offline check.
@@ -196,15 +198,18 @@ def _checked_by_pymongo(text: str, redacted: str, *, default_port: int | None = 
 def _scrub(message: str, text: str) -> str:
     """``message`` with the URI's password masked, should a library have quoted it.
 
-    The password is masked where it stands on its own: not where letters or digits run on
-    from its ends, so that a short password ("a") does not mask every "a" of the message
-    ("alice:a@db" becomes "alice:***@db"). A library quoting a password sets it off, in a
-    URI or in quotes.
+    A password is masked wherever it occurs, even inside other text (a library may escape
+    what surrounds it). Only a short one is masked where it stands alone instead, not where
+    letters or digits run on from its ends: a password "a" must not mask every "a" of the
+    message ("alice:a@db" becomes "alice:***@db").
     """
     userinfo = text.partition("://")[2].rpartition("@")[0]
     password = userinfo.partition(":")[2]
     for secret in {password, unquote_plus(password)} - {""}:
-        message = _standalone(secret).sub(_MASK, message)
+        if len(secret) < _SHORT_PASSWORD:
+            message = _standalone(secret).sub(_MASK, message)
+        else:
+            message = message.replace(secret, _MASK)
     return message
 
 
