@@ -197,7 +197,7 @@ def _print_result_until_interrupted(result: RunResult, store_options: StoreOptio
     """The result; scoring the best again reads every image twice, so Ctrl-C cuts it short."""
     with handlers_restored():
         if threading.current_thread() is threading.main_thread():
-            best = store_options.command("best", "--exp-key", result.experiment.exp_key)
+            best = _best_command(result, store_options)
             signal.signal(signal.SIGINT, _interrupted_saying(
                 f"Interrupted; the trials are kept, and `{best}` prints the result again."))
         _print_result(result, store_options)
@@ -255,8 +255,17 @@ def _stopped_message(result: RunResult, store: StoreOptions) -> str:
                "trials finished); the same command resumes the search.")
     if result.outcome.best is None:
         return message
-    best = store.command("best", "--exp-key", result.experiment.exp_key)
-    return f"{message}\nThe best so far, scored again:\n  {best}"
+    return f"{message}\nThe best so far, scored again:\n  {_best_command(result, store)}"
+
+
+def _best_command(result: RunResult, store: StoreOptions) -> str:
+    """``coordinator best`` for the run's experiment, with ``--data-dir`` if the run read
+    its data elsewhere than where the experiment first found it."""
+    words = ["best", "--exp-key", result.experiment.exp_key]
+    searched_on = result.experiment.objective.settings.get("data_dir")
+    if result.data_dir is not None and str(result.data_dir.resolve()) != searched_on:
+        words += ["--data-dir", str(result.data_dir)]
+    return store.command(*words)
 
 
 def _print_result(result: RunResult, store: StoreOptions) -> None:

@@ -312,3 +312,26 @@ def test_ctrl_c_while_the_best_is_scored_again_ends_the_run_saying_the_trials_ar
 def test_an_sklearn_experiment_is_named_after_its_dataset_apart_from_the_built_in_one(
         dataset: str, key: str) -> None:
     assert RunRequest(objective="sklearn", dataset=dataset).key == key
+
+
+def test_ctrl_c_after_a_search_on_moved_data_points_best_at_where_the_data_is_now(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a search resumed on a dataset moved since it began
+    history = str(tmp_path / "h.sqlite")
+    first = copy_sample(tmp_path / "first", images=2)
+    assert run("--data", str(first), "--max-evals", "1", "--history", history,
+               "--exp-key", "moved")[0] == 0
+    moved = first.rename(tmp_path / "moved")
+
+    def ctrl_c(*_args: object, **_kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr("coordinator.cli._print_scores", ctrl_c)
+
+    # When Ctrl-C comes as it scores the best again
+    code, output = run("--data", str(moved), "--max-evals", "2", "--history", history,
+                       "--exp-key", "moved")
+
+    # Then the command it suggests reads the images where they are now
+    assert code == 130, output
+    assert f"best --exp-key moved --data-dir {moved} --history {history}`" in output
