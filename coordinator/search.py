@@ -19,6 +19,7 @@ from typing import TypeVar
 from coordinator.history import HyperoptHistory
 from coordinator.settings import SearchSettings
 from coordinator.suggest import Suggester
+from shared.errors import VanishedTrialsError
 from shared.objective import ObjectiveKind
 from shared.retry import retry_unavailable
 from shared.store.base import TrialStore
@@ -77,7 +78,8 @@ class Search:
         # back (never queued) until it finishes, then given its result, or queued if it
         # failed. Lost if the coordinator stops meanwhile; the resumed search suggests anew.
         self._held: dict[int, list[NewTrial]] = {}
-        self._waiting_since: float | None = None
+        self._waiting_since: float | None = None  # since when no worker is live
+        self._warned_at = 0.0  # when the last warning about it was given
 
     def run(self) -> SearchOutcome:
         self._take_in(self._call(lambda: self._store.trials(self._exp_key), "reading trials"))
@@ -97,6 +99,7 @@ class Search:
             self._reap()
             self._take_in_finished()
             snapshot = self._snapshot()
+            self._check_none_vanished(snapshot)
             if self._on_progress is not None:
                 self._on_progress(snapshot)
             if snapshot.finished >= self._settings.max_evals or self._stop.is_set():
@@ -145,6 +148,32 @@ class Search:
             self._exp_key, tids=pending, states=(TrialState.DONE, TrialState.ERROR)),
             "reading finished trials")
         self._take_in(finished)
+
+    def _check_none_vanished(self, snapshot: SearchSnapshot) -> None:
+        """Raise VanishedTrialsError if trials this search queued are gone from the store.
+
+        Their results would never come, and a store that lost them may have lost its trial
+        counter too, so new ids could repeat old ones: the search stops, and the same
+        command resumes it from what the store holds. Costs a query only when the store
+        counts fewer pending trials than this search knows of.
+        """
+        held = {new.tid for waiting in self._held.values() for new in waiting}
+        queued = [tid for tid, trial in self._trials.items()
+                  if trial.state.is_pending and tid not in held]
+        if snapshot.running + snapshot.queued >= len(queued):
+            return
+        stored = self._call(lambda: self._store.trials(self._exp_key, tids=queued),
+                            "looking for trials missing from the store")
+        self._take_in([trial for trial in stored if trial.state.is_finished])
+        found = {trial.tid for trial in stored}
+        vanished = [tid for tid in queued if tid not in found]
+        if vanished:
+            raise VanishedTrialsError(
+                f"trials {', '.join(map(str, vanished))} of experiment {self._exp_key!r} are "
+                "no longer in the store: deleted, or the database was restored from an "
+                "older copy or restarted without its data. The search stops rather than "
+                "wait for them; run the same command again to go on from what the store "
+                "holds")
 
     def _take_in(self, trials: list[Trial]) -> None:
         for trial in trials:
@@ -224,9 +253,9 @@ class Search:
             return
         now = time.monotonic()
         if self._waiting_since is None:
-            self._waiting_since = now
-        elif now - self._waiting_since >= self._settings.no_worker_warning_s:
+            self._waiting_since = self._warned_at = now
+        elif now - self._warned_at >= self._settings.no_worker_warning_s:
             logger.warning("No worker has been seen for %.0f s and %d trial(s) are waiting; "
                            "%s.", now - self._waiting_since, snapshot.queued,
                            self._no_worker_hint)
-            self._waiting_since = now
+            self._warned_at = now

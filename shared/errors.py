@@ -83,6 +83,11 @@ class ExperimentMismatchError(StoreError):
     """Raised when an existing experiment was created with another objective or dataset."""
 
 
+class VanishedTrialsError(StoreError):
+    """Raised when queued or running trials are no longer in the store (deleted by hand, or
+    the database restored from an older copy or restarted without its data)."""
+
+
 class IllegalTransitionError(StoreError):
     """Raised when a trial would move between states the state machine does not allow."""
 

@@ -266,8 +266,9 @@ class Worker:
                               what=f"recording trial {trial.exp_key}/{trial.tid}",
                               stop=self._stop)
         except LeaseLostError:
-            logger.info("Worker %s: trial %s/%s was already recorded or requeued; keeping "
-                        "the stored result.", self.worker_id, trial.exp_key, trial.tid)
+            logger.info("Worker %s: trial %s/%s is no longer this worker's (requeued, "
+                        "recorded by another worker, or gone from the store); its result "
+                        "here is dropped.", self.worker_id, trial.exp_key, trial.tid)
             return
         self._jobs += 1
         if result.is_ok:

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # What the first worker logs when it finds its lease gone: at its next heartbeat, or when
 # it tries to record.
-LOST_PHRASES = ("lease lost while evaluating", "was already recorded or requeued")
+LOST_PHRASES = ("lease lost while evaluating", "is no longer this worker's")
 
 
 def test_a_worker_that_lost_its_lease_keeps_the_new_owners_result_and_goes_on(
