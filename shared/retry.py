@@ -53,9 +53,12 @@ def retry_unavailable(
 
     def log_next_try(state: tenacity.RetryCallState) -> None:
         seconds = state.next_action.sleep if state.next_action else 0.0
-        logger.warning("The store was unreachable while %s (%s); try %d in %.1f s.",
+        # Each try may itself wait for the server (pymongo's server selection timeout), so
+        # the time since the first try says more than the pause before the next one.
+        logger.warning("The store was unreachable while %s (%s); try %d in %.1f s "
+                       "(unreachable for %.0f s so far).",
                        what, state.outcome.exception() if state.outcome else "?",
-                       state.attempt_number + 1, seconds)
+                       state.attempt_number + 1, seconds, state.seconds_since_start or 0.0)
 
     stop_rule: tenacity.stop.stop_base = tenacity.stop_never
     if give_up_after_s is not None:
