@@ -181,7 +181,8 @@ class OcrObjectiveKind:
         settings = OcrSettings.from_json(spec.settings)
         # OpenCV's threads are the evaluation process's to set (worker.evaluator): loading
         # here, in `coordinator best` or a benchmark, leaves them as the process has them.
-        dataset = _matching_dataset(data_dir_override or settings.data_dir, spec.fingerprint)
+        dataset = _matching_dataset(data_dir_override or settings.data_dir, spec.fingerprint,
+                                    overridden=data_dir_override is not None)
         try:
             engine = make_engine(settings.engine, settings.lang)
         except OcrTuneError as err:
@@ -195,11 +196,14 @@ class OcrObjectiveKind:
         return OcrObjective(spec, dataset, engine)
 
 
-def _matching_dataset(folder: Path, fingerprint: str) -> Dataset:
+def _matching_dataset(folder: Path, fingerprint: str, *, overridden: bool) -> Dataset:
     try:
         dataset = load_dataset(folder)
     except OcrTuneError as err:
-        raise ObjectiveError(f"cannot load the experiment's dataset here: {err}") from err
+        hint = ("" if overridden or folder.is_dir() else
+                "; if the dataset is elsewhere on this machine, point --data-dir at it")
+        raise ObjectiveError(f"cannot load the experiment's dataset here: {err}{hint}"
+                             ) from err
     if dataset.fingerprint != fingerprint:
         raise ObjectiveError(f"the dataset in {dataset.folder} has fingerprint "
                              f"{dataset.fingerprint}, but the experiment's has {fingerprint}: "

@@ -229,6 +229,22 @@ def test_a_worker_with_a_copy_of_the_dataset_elsewhere_loads_it(
     with_copy.close()
 
 
+def test_a_worker_that_does_not_find_the_dataset_is_told_to_point_data_dir_at_it(
+        make_dataset: MakeDataset, tmp_path: Path) -> None:
+    # given an experiment's spec whose dataset has moved away
+    folder = make_dataset(_TEXTS)
+    spec = ocr_spec(folder)
+    folder.rename(tmp_path / "elsewhere")
+
+    # when a worker loads the spec / then the refusal names the folder and --data-dir
+    with pytest.raises(ObjectiveError) as caught:
+        OCR_OBJECTIVE.load(spec)
+    assert str(caught.value) == (
+        f"cannot load the experiment's dataset here: dataset folder {folder} does not "
+        "exist; pass the folder that holds images/ and texts/; if the dataset is elsewhere "
+        "on this machine, point --data-dir at it")
+
+
 def test_a_dataset_with_another_fingerprint_is_refused_naming_both(
         make_dataset: MakeDataset) -> None:
     # given an experiment's spec, then one of its texts is edited
