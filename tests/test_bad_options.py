@@ -232,3 +232,26 @@ def test_a_worker_setting_out_of_range_is_refused_naming_it(setting: str, value:
     # When the settings are made / Then they are refused, naming the setting and its bound
     with pytest.raises(ConfigError, match=re.escape(message)):
         WorkerSettings(**{setting: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("command", "name", "written_as", "fix"), [
+    ("plot", "x.jpg", ".png", "name the file x.png"),
+    ("plot", "loss.svg", ".png", "name the file loss.png"),
+    ("plot", "loss", ".png", "name the file loss.png"),
+    ("report", "r.png", ".html or .htm", "name the file r.html"),
+    ("report", "report", ".html or .htm", "name the file report.html"),
+])
+def test_an_out_file_named_for_another_format_is_a_usage_error_and_writes_nothing(
+        tmp_path: Path, command: str, name: str, written_as: str, fix: str) -> None:
+    # Given an --out path whose name says another format than the one the command writes
+    out = tmp_path / name
+
+    # When the command is asked for it
+    result = invoke(coordinator_cli, [command, "--history", str(tmp_path / "h.sqlite"),
+                                      "--out", str(out)])
+
+    # Then it is refused before the history is opened, naming the option, the file and the fix
+    assert result.exit_code == USAGE_ERROR
+    assert f"Invalid value for '--out': {out} does not end in {written_as}" in result.output
+    assert fix in result.output
+    assert not out.exists() and not (tmp_path / "h.sqlite").exists()

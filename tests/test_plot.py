@@ -109,24 +109,6 @@ def test_plot_writes_a_png_of_the_figures_size(real: RealHistory, tmp_path: Path
     assert np.count_nonzero(image.min(axis=2) < 200) > 2000
 
 
-@pytest.mark.parametrize(("name", "fix"), [
-    ("x.jpg", "name the file x.png"), ("loss.svg", "name the file loss.png"),
-    ("loss", "name the file loss.png")])
-def test_plot_to_a_file_not_named_png_is_a_usage_error_and_writes_nothing(
-        tmp_path: Path, name: str, fix: str) -> None:
-    # Given an --out path whose name says another format than the PNG the plot writes
-    out = tmp_path / name
-
-    # When the plot is asked for
-    result = invoke("plot", "--history", tmp_path / "h.sqlite", "--out", out)
-
-    # Then it is refused before the history is opened, naming the option, the file and the fix
-    assert result.exit_code == 2
-    assert f"Invalid value for '--out': {out} does not end in .png" in result.output
-    assert fix in result.output
-    assert not out.exists() and not (tmp_path / "h.sqlite").exists()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("exp_key", "reason"), [
     (FAILED_KEY, "every one of the 2 trials"), (EMPTY_KEY, "has no trials yet"),

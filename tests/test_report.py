@@ -189,17 +189,3 @@ def test_the_report_shows_the_images_and_the_marked_differences_in_chromium(
     # And words missed and words read instead are highlighted in their colours
     assert np.count_nonzero(pixels_near(shot, READ_INSTEAD_BGR)) > 500
     assert np.count_nonzero(pixels_near(shot, MISSED_BGR)) > 500
-
-
-@pytest.mark.parametrize(("name", "fix"), [
-    ("r.png", "name the file r.html"), ("report", "name the file report.html")])
-def test_a_report_to_a_file_not_named_html_is_a_usage_error_and_writes_nothing(
-        tmp_path: Path, name: str, fix: str) -> None:
-    out = tmp_path / name
-
-    result = invoke("report", "--history", tmp_path / "h.sqlite", "--out", out)
-
-    assert result.exit_code == 2
-    assert f"Invalid value for '--out': {out} does not end in .html or .htm" in result.output
-    assert fix in result.output
-    assert not out.exists() and not (tmp_path / "h.sqlite").exists()
