@@ -70,15 +70,11 @@ def exit_on_interrupt() -> None:
     The commands that look at a search change no trial, and write each file they write
     whole; `run` takes the signal over, to stop its search and hand its trials back.
     """
-    signal.signal(signal.SIGINT, _interrupted)
-
-
-def _interrupted(_signum: int, _frame: FrameType | None) -> NoReturn:
-    click.echo("Interrupted.", err=True)
-    sys.exit(EXIT_STOPPED)
+    signal.signal(signal.SIGINT, _interrupted_saying("Interrupted."))
 
 
 def _interrupted_saying(message: str) -> Callable[[int, FrameType | None], NoReturn]:
+    """A SIGINT handler that ends the program with 130, saying ``message``."""
     def interrupted(_signum: int, _frame: FrameType | None) -> NoReturn:
         click.echo(message, err=True)
         sys.exit(EXIT_STOPPED)

@@ -97,9 +97,9 @@ class Search:
             # that are gone: a run whose last worker stopped on its final trial completed.
             workers_gone = self._workers_gone()
             self._reap()
-            self._take_in_finished()
+            pending = self._take_in_finished()
             snapshot = self._snapshot()
-            self._check_none_vanished(snapshot)
+            self._check_none_vanished(snapshot, pending)
             if self._on_progress is not None:
                 self._on_progress(snapshot)
             if snapshot.finished >= self._settings.max_evals or self._stop.is_set():
@@ -140,16 +140,18 @@ class Search:
             logger.error("Trial %s/%s: its lease expired %d times; it is failed for good.",
                          self._exp_key, tid, self._settings.max_attempts)
 
-    def _take_in_finished(self) -> None:
+    def _take_in_finished(self) -> list[int]:
+        """Take in the pending trials that finished; the ids of those still pending."""
         pending = [tid for tid, t in self._trials.items() if t.state.is_pending]
         if not pending:
-            return
+            return []
         finished = self._call(lambda: self._store.trials(
             self._exp_key, tids=pending, states=(TrialState.DONE, TrialState.ERROR)),
             "reading finished trials")
         self._take_in(finished)
+        return [tid for tid in pending if self._trials[tid].state.is_pending]
 
-    def _check_none_vanished(self, snapshot: SearchSnapshot) -> None:
+    def _check_none_vanished(self, snapshot: SearchSnapshot, pending: list[int]) -> None:
         """Raise VanishedTrialsError if trials this search queued are gone from the store.
 
         Their results would never come, and a store that lost them may have lost its trial
@@ -158,8 +160,7 @@ class Search:
         counts fewer pending trials than this search knows of.
         """
         held = {new.tid for waiting in self._held.values() for new in waiting}
-        queued = [tid for tid, trial in self._trials.items()
-                  if trial.state.is_pending and tid not in held]
+        queued = [tid for tid in pending if tid not in held]
         if snapshot.running + snapshot.queued >= len(queued):
             return
         stored = self._call(lambda: self._store.trials(self._exp_key, tids=queued),
