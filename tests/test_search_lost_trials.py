@@ -25,14 +25,19 @@ def _quadratic_installed() -> None:
 
 def search_in_thread(path: Path, settings: SearchSettings, stop: threading.Event
                      ) -> tuple[threading.Thread, list[BaseException]]:
-    """A search with no worker, run in a thread; what it raised lands in the list."""
+    """A search with no worker, run in a thread; what it raised lands in the list.
+
+    The history is made first, so that the test's own looks at it never race the search
+    to create the file.
+    """
     errors: list[BaseException] = []
+    with SqliteTrialStore(path) as store:
+        experiment = store.ensure_experiment(
+            Experiment(exp_key="exp", objective=quadratic_spec(), seed=3))
 
     def search() -> None:
         try:
             with SqliteTrialStore(path) as store:
-                experiment = store.ensure_experiment(
-                    Experiment(exp_key="exp", objective=quadratic_spec(), seed=3))
                 Search(store, experiment, QUADRATIC, settings, stop=stop).run()
         except BaseException as err:  # noqa: BLE001 (a thread's error is lost otherwise)
             errors.append(err)
@@ -44,7 +49,7 @@ def search_in_thread(path: Path, settings: SearchSettings, stop: threading.Event
 
 def queued(path: Path) -> int:
     with SqliteTrialStore(path) as store:
-        return store.state_counts("exp")[TrialState.NEW] if store.list_experiments() else 0
+        return store.state_counts("exp")[TrialState.NEW]
 
 
 def test_a_queued_trial_deleted_from_the_store_stops_the_search_saying_why(
