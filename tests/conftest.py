@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -39,6 +40,17 @@ def _render_text(text: str) -> NDArray[np.uint8]:
         cv2.putText(image, line, (20, _LINE_HEIGHT_PX * (row + 1)), cv2.FONT_HERSHEY_DUPLEX,
                     1.5, 0, 2, cv2.LINE_AA)
     return image
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_restored() -> Iterator[None]:
+    """The commands set up logging for themselves (``configure_logging``, at INFO unless
+    told otherwise): undo it after each test, so that no test sees another's log level."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -44,16 +44,6 @@ QUICK_FAIL = "serverSelectionTimeoutMS=300"
 BACKSTOP_S = 120.0
 
 
-@pytest.fixture(autouse=True)
-def _root_logger_restored() -> Iterator[None]:
-    """The commands set up logging for themselves (at DEBUG here); undo it afterwards."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
 # -- no code from the database -----------------------------------------------------------
 
 
